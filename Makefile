@@ -1,0 +1,44 @@
+# hiermeta — the README's two commands are `make demo` and `make test`; both set up .venv first.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-fast lint typecheck bench validate docs clean
+
+install: $(STAMP)
+
+# (Re)create the venv when it is missing, built on Python < 3.12, or older than pyproject.toml.
+$(STAMP): pyproject.toml
+	@if [ ! -x $(BIN)/python ] || ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+	  py=$$(sh tools/find-python) || exit 1; \
+	  echo "creating $(VENV) with $$py"; rm -rf $(VENV); "$$py" -m venv $(VENV) || exit 1; \
+	fi
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/hiermeta run models/ptr_overall.toml --out out
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks docs/notebooks
+	$(BIN)/ruff format --check src tests benchmarks docs/notebooks
+
+typecheck: install
+	$(BIN)/mypy
+
+test: lint typecheck
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-fast: install
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not slow"
+
+bench: install
+	MPLBACKEND=Agg $(BIN)/python benchmarks/run.py --out docs/benchmarks.md
+
+validate: install
+	MPLBACKEND=Agg $(BIN)/python -m hiermeta.validation --out docs/validation
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

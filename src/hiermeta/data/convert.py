@@ -1,0 +1,634 @@
+"""Turn study results as papers report them into :class:`EffectData`, with forensic checks.
+
+Every converter checks its input and raises :class:`~hiermeta.errors.InputError` naming the
+study and the value. Rows that cannot enter an inverse-variance model (for example an HR
+reported with only "p < 0.05") are either an error (``on_unusable="raise"``, the default) or
+excluded *and listed* in ``EffectData.excluded`` with the reason, with a warning
+(``on_unusable="exclude"``). Nothing is dropped silently.
+
+Duplicate study labels are an error by default, because a repeated label usually means a
+study was entered twice; pass ``duplicates="suffix"`` to keep every row and make labels
+unique as ``"Lane 2019 [2]"`` (use a ``cluster`` column to model estimates that share a cohort).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from hiermeta.data.effects import ADDITIVE_MEASURES, RATIO_MEASURES, EffectData
+from hiermeta.errors import (
+    AsymmetricCIWarning,
+    ExcludedStudiesWarning,
+    InputError,
+    unknown_option,
+)
+
+__all__ = [
+    "from_2x2",
+    "from_log_se",
+    "from_oe_v",
+    "from_ratio_ci",
+    "from_ratio_p",
+]
+
+OnUnusable = Literal["raise", "exclude"]
+Duplicates = Literal["error", "suffix"]
+
+
+# ---------------------------------------------------------------------------- table helpers
+class _Table:
+    """A checked view of the user's DataFrame: labels, numeric columns, messages."""
+
+    def __init__(
+        self,
+        df: pd.DataFrame,
+        study: str | None,
+        columns: Sequence[str | None],
+        duplicates: Duplicates,
+    ) -> None:
+        if not isinstance(df, pd.DataFrame):
+            raise InputError(f"expected a pandas DataFrame, got {type(df).__name__}")
+        if duplicates not in ("error", "suffix"):
+            raise unknown_option("duplicates", duplicates, ["error", "suffix"])
+        needed = [c for c in [study, *columns] if c is not None]
+        missing = [c for c in needed if c not in df.columns]
+        if missing:
+            raise InputError(
+                f"column {missing[0]!r} not found; the table has columns "
+                f"{[str(c) for c in df.columns]}"
+            )
+        if len(df) == 0:
+            raise InputError("the table is empty: no studies to analyse")
+        self.df = df.reset_index(drop=True)
+        if study is None:
+            labels = [f"Study {i + 1}" for i in range(len(df))]
+        else:
+            raw = self.df[study]
+            for i, value in enumerate(raw):
+                if pd.isna(value) or str(value).strip() == "":
+                    raise InputError(f"row {i + 1}: study label in column {study!r} is missing")
+            labels = [str(v).strip() for v in raw]
+        self.labels = _dedupe(labels, duplicates)
+
+    def who(self, i: int) -> str:
+        return f"study {self.labels[i]!r}"
+
+    def numeric(self, column: str, *, allow_missing: bool = False) -> np.ndarray:
+        """Column as floats; text is an error naming the study and the value."""
+        values = np.full(len(self.df), np.nan)
+        for i, raw in enumerate(self.df[column]):
+            if raw is None or (isinstance(raw, float) and math.isnan(raw)) or raw is pd.NA:
+                if not allow_missing:
+                    raise InputError(f"{self.who(i)}: {column!r} is missing (NaN)")
+                continue
+            if isinstance(raw, bool | np.bool_):
+                raise InputError(f"{self.who(i)}: {column!r} is {raw!r}, not a number")
+            try:
+                value = float(str(raw).strip()) if isinstance(raw, str) else float(raw)
+            except (TypeError, ValueError):
+                if allow_missing and isinstance(raw, str) and raw.strip() == "":
+                    continue
+                raise InputError(
+                    f"{self.who(i)}: {column!r} is {raw!r}, which is not a number"
+                ) from None
+            if math.isnan(value) and not allow_missing:
+                raise InputError(f"{self.who(i)}: {column!r} is missing (NaN)")
+            if math.isinf(value):
+                raise InputError(f"{self.who(i)}: {column!r} is {raw!r}, which is not finite")
+            values[i] = value
+        return values
+
+    def flags(self, column: str | Sequence[str] | None) -> np.ndarray:
+        """A boolean per row from a column of true/false or from a list of study labels."""
+        n = len(self.df)
+        if column is None:
+            return np.zeros(n, dtype=bool)
+        if isinstance(column, str) and column in self.df.columns:
+            out = np.zeros(n, dtype=bool)
+            for i, raw in enumerate(self.df[column]):
+                text = str(raw).strip().lower()
+                if text in ("true", "1", "yes", "1.0"):
+                    out[i] = True
+                elif text in ("false", "0", "no", "", "nan", "none", "0.0", "<na>"):
+                    out[i] = False
+                else:
+                    raise InputError(
+                        f"{self.who(i)}: {column!r} is {raw!r}; use true/false (or 1/0)"
+                    )
+            return out
+        names = [column] if isinstance(column, str) else list(column)
+        unknown = [s for s in names if s not in self.labels]
+        if unknown:
+            raise InputError(
+                f"invert names study {unknown[0]!r}, which is neither a column nor a study; "
+                f"studies are {self.labels}"
+            )
+        return np.array([label in names for label in self.labels])
+
+    def covariates(self, names: Sequence[str] | None, keep: np.ndarray) -> pd.DataFrame:
+        if not names:
+            return pd.DataFrame(index=range(int(keep.sum())))
+        names = [names] if isinstance(names, str) else list(names)
+        missing = [c for c in names if c not in self.df.columns]
+        if missing:
+            raise InputError(
+                f"covariate column {missing[0]!r} not found; the table has columns "
+                f"{[str(c) for c in self.df.columns]}"
+            )
+        frame = self.df.loc[keep, names].reset_index(drop=True)
+        labels = [lab for lab, k in zip(self.labels, keep, strict=True) if k]
+        for column in names:
+            for i, value in enumerate(frame[column]):
+                if pd.isna(value) or (isinstance(value, str) and not value.strip()):
+                    raise InputError(f"study {labels[i]!r}: covariate {column!r} is missing")
+        return frame
+
+    def cluster(self, column: str | None, keep: np.ndarray) -> tuple[str, ...] | None:
+        if column is None:
+            return None
+        if column not in self.df.columns:
+            raise InputError(
+                f"cluster column {column!r} not found; the table has columns "
+                f"{[str(c) for c in self.df.columns]}"
+            )
+        values = self.df.loc[keep, column].tolist()
+        labels = [lab for lab, k in zip(self.labels, keep, strict=True) if k]
+        for label, value in zip(labels, values, strict=True):
+            if pd.isna(value) or not str(value).strip():
+                raise InputError(f"study {label!r}: cluster {column!r} is missing")
+        return tuple(str(v).strip() for v in values)
+
+
+def _dedupe(labels: list[str], duplicates: Duplicates) -> list[str]:
+    seen: dict[str, int] = {}
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+    repeated = sorted(lab for lab, n in seen.items() if n > 1)
+    if not repeated:
+        return labels
+    if duplicates == "error":
+        raise InputError(
+            f"duplicate study labels {repeated}: each row must be a distinct estimate. "
+            "Make the labels unique, or pass duplicates='suffix' to number them "
+            "(and a cluster column to model estimates from one cohort)"
+        )
+    counter: dict[str, int] = {}
+    out = []
+    for label in labels:
+        counter[label] = counter.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} [{counter[label]}]")
+    return out
+
+
+def _check_ci_level(level: float) -> float:
+    try:
+        value = float(level)
+    except (TypeError, ValueError):
+        raise InputError(f"ci_level {level!r} is not a number; use e.g. 0.95") from None
+    if not 0 < value < 1:
+        hint = f" Did you mean {value / 100:g}?" if 1 < value < 100 else ""
+        raise InputError(f"ci_level must lie in (0, 1); got {level!r}.{hint}")
+    return value
+
+
+def _check_measure(measure: str, allowed: Sequence[str]) -> str:
+    if not isinstance(measure, str) or measure.upper() not in [m.upper() for m in allowed]:
+        raise unknown_option("measure", measure, allowed)
+    return next(m for m in allowed if m.upper() == measure.upper())
+
+
+def _decimals(value: float) -> int:
+    """Printed decimals of a transcribed number (0.66 → 2)."""
+    text = repr(float(value))
+    if "e" in text or "." not in text:
+        return 0
+    return len(text.split(".")[1].rstrip("0"))
+
+
+def _rounding_slack(value: float) -> float:
+    """Largest log-scale change caused by rounding ``value`` at its printed precision."""
+    return 0.5 * 10.0 ** (-_decimals(value)) / value
+
+
+def _finish(
+    table: _Table,
+    y: np.ndarray,
+    se: np.ndarray,
+    measure: str,
+    usable: np.ndarray,
+    reasons: list[str],
+    conversions: list[str],
+    covariates: Sequence[str] | None,
+    cluster: str | None,
+    on_unusable: OnUnusable,
+) -> EffectData:
+    if on_unusable not in ("raise", "exclude"):
+        raise unknown_option("on_unusable", on_unusable, ["raise", "exclude"])
+    bad = np.flatnonzero(~usable)
+    if bad.size and on_unusable == "raise":
+        listing = "; ".join(f"{table.who(i)}: {reasons[i]}" for i in bad)
+        raise InputError(
+            f"{bad.size} row(s) cannot enter an inverse-variance model — {listing}. "
+            "Fix them, or pass on_unusable='exclude' to drop them with this reason recorded."
+        )
+    excluded = pd.DataFrame(
+        {"study": [table.labels[i] for i in bad], "reason": [reasons[i] for i in bad]},
+        dtype=object,
+    )
+    if bad.size:
+        warnings.warn(
+            f"excluded {bad.size} row(s) that cannot enter an inverse-variance model: "
+            + "; ".join(f"{s}: {r}" for s, r in zip(excluded.study, excluded.reason, strict=True)),
+            ExcludedStudiesWarning,
+            stacklevel=3,
+        )
+    if not usable.any():
+        raise InputError("no usable studies: every row was excluded (see the reasons above)")
+    return EffectData(
+        study=tuple(lab for lab, ok in zip(table.labels, usable, strict=True) if ok),
+        y=y[usable],
+        se=se[usable],
+        measure=measure,
+        covariates=table.covariates(covariates, usable),
+        cluster=table.cluster(cluster, usable),
+        conversions=tuple(c for c, ok in zip(conversions, usable, strict=True) if ok),
+        excluded=excluded,
+    )
+
+
+def _z(level: float) -> float:
+    return float(stats.norm.ppf(0.5 + level / 2))
+
+
+# ---------------------------------------------------------------------------- converters
+def from_ratio_ci(
+    df: pd.DataFrame,
+    estimate: str,
+    lower: str,
+    upper: str,
+    study: str | None = None,
+    ci_level: float | str = 0.95,
+    measure: str = "HR",
+    covariates: Sequence[str] | None = None,
+    *,
+    cluster: str | None = None,
+    invert: str | Sequence[str] | None = None,
+    p: str | None = None,
+    on_unusable: OnUnusable = "raise",
+    duplicates: Duplicates = "error",
+) -> EffectData:
+    """Ratios (HR, OR, RR) reported with a confidence interval.
+
+    The log ratio is ``y = ln(estimate)`` and its standard error is
+    ``SE = (ln upper − ln lower) / (2·z)`` with ``z`` the normal quantile of the CI level
+    (1.959964 for 95%, 1.644854 for 90%).
+
+    Parameters
+    ----------
+    df
+        One row per estimate.
+    estimate, lower, upper
+        Columns with the ratio and its CI bounds (ratio scale).
+    study
+        Column with study labels (default ``"Study 1"``, ``"Study 2"``, …).
+    ci_level
+        CI level as a fraction, or the name of a column holding it per row (90% CIs are
+        common in trial reports).
+    measure
+        ``"HR"``, ``"OR"``, ``"RR"``, ``"IRR"`` or ``"ROM"``.
+    covariates
+        Columns to keep as study-level covariates (moderators, subgroups).
+    cluster
+        Column naming the cohort/trial of each estimate, for multilevel models.
+    invert
+        A boolean column, or a list of study labels, whose comparison is reversed:
+        the ratio becomes ``1/ratio`` and the CI bounds are swapped.
+    p
+        Optional column of exact two-sided p-values, used for rows without a CI
+        (see :func:`from_ratio_p`).
+    on_unusable
+        ``"raise"`` (default) or ``"exclude"`` rows that cannot enter the model (no CI and
+        no exact p); excluded rows are listed in ``EffectData.excluded``.
+    duplicates
+        ``"error"`` (default) or ``"suffix"``; see the module notes.
+
+    Returns
+    -------
+    EffectData
+    """
+    measure = _check_measure(measure, RATIO_MEASURES)
+    level_column = ci_level if isinstance(ci_level, str) else None
+    table = _Table(df, study, [estimate, lower, upper, level_column, p], duplicates)
+    n = len(table.df)
+    est = table.numeric(estimate, allow_missing=True)
+    lo = table.numeric(lower, allow_missing=True)
+    hi = table.numeric(upper, allow_missing=True)
+    pvals = table.numeric(p, allow_missing=True) if p else np.full(n, np.nan)
+    if level_column is None:
+        levels = np.full(n, _check_ci_level(float(ci_level)))
+    else:
+        levels = table.numeric(level_column, allow_missing=True)
+    flip = table.flags(invert)
+    y = np.full(n, np.nan)
+    se = np.full(n, np.nan)
+    usable = np.ones(n, dtype=bool)
+    reasons = [""] * n
+    conversions = [""] * n
+    for i in range(n):
+        who = table.who(i)
+        if np.isnan(est[i]):
+            usable[i], reasons[i] = False, f"{estimate!r} is missing"
+            continue
+        if est[i] <= 0:
+            raise InputError(f"{who}: {measure} {est[i]:g} must be positive")
+        has_ci = not (np.isnan(lo[i]) or np.isnan(hi[i]))
+        if not has_ci:
+            if not (np.isnan(lo[i]) and np.isnan(hi[i])):
+                raise InputError(f"{who}: only one CI bound is given ({lo[i]:g}, {hi[i]:g})")
+            raw_p = table.df[p][i] if p else None
+            if p and not np.isnan(pvals[i]):
+                y[i], se[i] = _ratio_p_row(who, est[i], pvals[i], measure)
+                conversions[i] = f"SE from the exact two-sided p = {pvals[i]:g}"
+                if flip[i]:
+                    y[i] = -y[i]
+                    conversions[i] += "; direction inverted"
+            else:
+                shown = f" (reported p: {raw_p!r})" if p and not pd.isna(raw_p) else ""
+                usable[i] = False
+                reasons[i] = f"no confidence interval and no exact p-value{shown}"
+            continue
+        if lo[i] <= 0 or hi[i] <= 0:
+            raise InputError(f"{who}: CI bound {min(lo[i], hi[i]):g} must be positive")
+        if lo[i] >= hi[i]:
+            raise InputError(
+                f"{who}: lower CI {lo[i]:g} is not below upper {hi[i]:g} (bounds swapped?)"
+            )
+        if not lo[i] <= est[i] <= hi[i]:
+            raise InputError(
+                f"{who}: {measure} {est[i]:g} lies outside its own CI {lo[i]:g}–{hi[i]:g}"
+            )
+        if np.isnan(levels[i]):
+            raise InputError(f"{who}: CI level in column {level_column!r} is missing")
+        level = _check_ci_level(levels[i])
+        z = _z(level)
+        log_est, log_lo, log_hi = math.log(est[i]), math.log(lo[i]), math.log(hi[i])
+        asymmetry = abs(log_est - (log_lo + log_hi) / 2)
+        slack = _rounding_slack(est[i]) + (_rounding_slack(lo[i]) + _rounding_slack(hi[i])) / 2
+        if asymmetry > slack * 1.000001:
+            warnings.warn(
+                f"{who}: the {level:.0%} CI {lo[i]:g}–{hi[i]:g} is not symmetric around "
+                f"{measure} {est[i]:g} on the log scale beyond rounding (log-midpoint "
+                f"{math.exp((log_lo + log_hi) / 2):.3g}); check the transcription. "
+                "The SE is taken from the CI width.",
+                AsymmetricCIWarning,
+                stacklevel=2,
+            )
+        y[i] = log_est
+        se[i] = (log_hi - log_lo) / (2 * z)
+        conversions[i] = f"SE = (ln U − ln L) / (2 × {z:.4f}) from the {level:.0%} CI"
+        if flip[i]:
+            y[i] = -y[i]
+            conversions[i] += (
+                f"; direction inverted: {measure} {est[i]:g} ({lo[i]:g}–{hi[i]:g}) → "
+                f"{1 / est[i]:.3g} ({1 / hi[i]:.3g}–{1 / lo[i]:.3g})"
+            )
+    return _finish(
+        table, y, se, measure, usable, reasons, conversions, covariates, cluster, on_unusable
+    )
+
+
+def _ratio_p_row(who: str, estimate: float, p: float, measure: str) -> tuple[float, float]:
+    if not 0 < p < 1:
+        raise InputError(f"{who}: p-value {p:g} must lie strictly between 0 and 1")
+    if estimate == 1:
+        raise InputError(f"{who}: {measure} = 1 with p = {p:g} carries no information on the SE")
+    z = float(stats.norm.isf(p / 2))
+    y = math.log(estimate)
+    return y, abs(y) / z
+
+
+def from_ratio_p(
+    df: pd.DataFrame,
+    estimate: str,
+    p: str,
+    study: str | None = None,
+    measure: str = "HR",
+    covariates: Sequence[str] | None = None,
+    *,
+    cluster: str | None = None,
+    invert: str | Sequence[str] | None = None,
+    on_unusable: OnUnusable = "raise",
+    duplicates: Duplicates = "error",
+) -> EffectData:
+    """Ratios reported with an exact two-sided p-value (from a Wald test) and no CI.
+
+    ``SE = |ln estimate| / z`` with ``z = Φ⁻¹(1 − p/2)``. A p-value given as an inequality
+    (``"<0.05"``) is not exact: such rows are unusable (see ``on_unusable``).
+    """
+    measure = _check_measure(measure, RATIO_MEASURES)
+    table = _Table(df, study, [estimate, p], duplicates)
+    n = len(table.df)
+    est = table.numeric(estimate, allow_missing=True)
+    flip = table.flags(invert)
+    y = np.full(n, np.nan)
+    se = np.full(n, np.nan)
+    usable = np.ones(n, dtype=bool)
+    reasons = [""] * n
+    conversions = [""] * n
+    for i in range(n):
+        raw = table.df[p][i]
+        try:
+            p_value = float(raw)
+        except (TypeError, ValueError):
+            p_value = math.nan
+        if np.isnan(est[i]):
+            usable[i], reasons[i] = False, f"{estimate!r} is missing"
+            continue
+        if est[i] <= 0:
+            raise InputError(f"{table.who(i)}: {measure} {est[i]:g} must be positive")
+        if math.isnan(p_value):
+            usable[i], reasons[i] = False, f"p-value {raw!r} is not an exact number"
+            continue
+        y[i], se[i] = _ratio_p_row(table.who(i), est[i], p_value, measure)
+        conversions[i] = f"SE from the exact two-sided p = {p_value:g}"
+        if flip[i]:
+            y[i] = -y[i]
+            conversions[i] += "; direction inverted"
+    return _finish(
+        table, y, se, measure, usable, reasons, conversions, covariates, cluster, on_unusable
+    )
+
+
+def from_log_se(
+    df: pd.DataFrame,
+    y: str,
+    se: str | None = None,
+    variance: str | None = None,
+    study: str | None = None,
+    measure: str = "HR",
+    covariates: Sequence[str] | None = None,
+    *,
+    cluster: str | None = None,
+    duplicates: Duplicates = "error",
+) -> EffectData:
+    """Estimates already on the analysis scale (log ratio, or an additive measure).
+
+    Give exactly one of ``se`` (standard error) or ``variance`` (sampling variance).
+    """
+    allowed = RATIO_MEASURES + ADDITIVE_MEASURES
+    measure = _check_measure(measure, allowed)
+    if (se is None) == (variance is None):
+        raise InputError("give exactly one of se= or variance=")
+    spread = str(se if se is not None else variance)
+    table = _Table(df, study, [y, spread], duplicates)
+    values = table.numeric(y)
+    spreads = table.numeric(spread)
+    name = "standard error" if se is not None else "variance"
+    for i, value in enumerate(spreads):
+        if value <= 0:
+            raise InputError(f"{table.who(i)}: {name} {value:g} in {spread!r} must be positive")
+    errors = spreads if se is not None else np.sqrt(spreads)
+    n = len(values)
+    how = "given SE" if se is not None else "SE = √variance"
+    return _finish(
+        table,
+        values,
+        errors,
+        measure,
+        np.ones(n, dtype=bool),
+        [""] * n,
+        [how] * n,
+        covariates,
+        cluster,
+        "raise",
+    )
+
+
+def from_oe_v(
+    df: pd.DataFrame,
+    o_minus_e: str,
+    v: str,
+    study: str | None = None,
+    covariates: Sequence[str] | None = None,
+    *,
+    cluster: str | None = None,
+    duplicates: Duplicates = "error",
+) -> EffectData:
+    """Peto's one-step log hazard ratio from the log-rank O − E and its variance V.
+
+    ``log HR = (O − E) / V`` and ``var = 1 / V`` (Yusuf et al. 1985; Tierney et al. 2007).
+    """
+    table = _Table(df, study, [o_minus_e, v], duplicates)
+    oe = table.numeric(o_minus_e)
+    var = table.numeric(v)
+    for i, value in enumerate(var):
+        if value <= 0:
+            raise InputError(f"{table.who(i)}: log-rank variance V = {value:g} must be positive")
+    n = len(oe)
+    return _finish(
+        table,
+        oe / var,
+        1 / np.sqrt(var),
+        "HR",
+        np.ones(n, dtype=bool),
+        [""] * n,
+        ["Peto: log HR = (O−E)/V, var = 1/V"] * n,
+        covariates,
+        cluster,
+        "raise",
+    )
+
+
+def from_2x2(
+    df: pd.DataFrame,
+    ai: str,
+    bi: str,
+    ci: str,
+    di: str,
+    study: str | None = None,
+    measure: str = "OR",
+    covariates: Sequence[str] | None = None,
+    *,
+    add: float = 0.5,
+    to: Literal["only0", "all", "none"] = "only0",
+    cluster: str | None = None,
+    duplicates: Duplicates = "error",
+) -> EffectData:
+    """Odds ratio, risk ratio or risk difference from 2×2 counts (as metafor's ``escalc``).
+
+    Parameters
+    ----------
+    ai, bi
+        Events and non-events in the treatment (first) group.
+    ci, di
+        Events and non-events in the control (second) group.
+    measure
+        ``"OR"`` (log odds ratio), ``"RR"`` (log risk ratio) or ``"RD"`` (risk difference).
+    add, to
+        Continuity correction: ``add`` is added to every cell of the studies selected by
+        ``to`` — ``"only0"`` (studies with a zero cell; the default, as escalc), ``"all"`` or
+        ``"none"``.
+    """
+    measure = _check_measure(measure, ("OR", "RR", "RD"))
+    if to not in ("only0", "all", "none"):
+        raise unknown_option("to", to, ["only0", "all", "none"])
+    table = _Table(df, study, [ai, bi, ci, di], duplicates)
+    cells = np.column_stack([table.numeric(c) for c in (ai, bi, ci, di)])
+    for i, row in enumerate(cells):
+        for name, value in zip((ai, bi, ci, di), row, strict=True):
+            if value < 0 or value != math.floor(value):
+                raise InputError(
+                    f"{table.who(i)}: count {name!r} = {value:g} must be a whole number ≥ 0"
+                )
+        if row[0] + row[1] == 0 or row[2] + row[3] == 0:
+            raise InputError(f"{table.who(i)}: a group has no participants ({row.tolist()})")
+    has_zero = (cells == 0).any(axis=1)
+    corrected = {
+        "only0": has_zero,
+        "all": np.ones(len(cells), bool),
+        "none": np.zeros(len(cells), bool),
+    }[to]
+    a, b, c, d = (cells + np.where(corrected, add, 0.0)[:, None]).T
+    n1, n2 = a + b, c + d
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if measure == "OR":
+            y = np.log(a * d / (b * c))
+            var = 1 / a + 1 / b + 1 / c + 1 / d
+        elif measure == "RR":
+            y = np.log((a / n1) / (c / n2))
+            var = 1 / a - 1 / n1 + 1 / c - 1 / n2
+        else:
+            p1, p2 = a / n1, c / n2
+            y = p1 - p2
+            var = p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
+    usable = np.isfinite(y) & np.isfinite(var) & (var > 0)
+    reasons = [
+        ""
+        if ok
+        else f"zero cells {row.astype(int).tolist()} give no finite {measure} "
+        "(use a continuity correction)"
+        for ok, row in zip(usable, cells, strict=True)
+    ]
+    conversions = [
+        f"{measure} from 2×2 counts" + (f" (+{add:g} continuity correction)" if cc else "")
+        for cc in corrected
+    ]
+    return _finish(
+        table,
+        np.where(usable, y, np.nan),
+        np.sqrt(np.where(usable, var, np.nan)),
+        measure,
+        usable,
+        reasons,
+        conversions,
+        covariates,
+        cluster,
+        "raise",
+    )

@@ -1,0 +1,179 @@
+"""The immutable container every analysis starts from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from hiermeta.errors import InputError, unknown_option
+
+__all__ = ["ADDITIVE_MEASURES", "RATIO_MEASURES", "EffectData"]
+
+#: Measures analysed on the log scale and reported on the ratio scale.
+RATIO_MEASURES = ("HR", "OR", "RR", "IRR", "ROM")
+#: Measures analysed and reported on their own (additive) scale.
+ADDITIVE_MEASURES = ("RD", "MD", "SMD", "COR", "GEN")
+
+
+def _readonly(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    array = np.array(values, dtype=float)
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class EffectData:
+    """Study effect estimates on the analysis scale, ready for any engine.
+
+    Build it with a converter (:func:`hiermeta.from_ratio_ci`, :func:`hiermeta.from_log_se`, …)
+    rather than directly: the converters run the forensic checks.
+
+    Parameters
+    ----------
+    study
+        Unique study labels.
+    y
+        Effect estimates on the analysis scale (log scale for ratio measures).
+    se
+        Their standard errors (strictly positive).
+    measure
+        Effect measure, e.g. ``"HR"``; ratio measures are reported on the exponentiated scale.
+    covariates
+        Study-level covariates, one row per study, in study order.
+    cluster
+        Optional cohort/trial label per study, for multilevel models.
+    conversions
+        How each study's ``y`` and ``se`` were obtained (for the methods section).
+    excluded
+        Rows that could not be used, with the reason (columns ``study``, ``reason``).
+    """
+
+    study: tuple[str, ...]
+    y: np.ndarray
+    se: np.ndarray
+    measure: str = "HR"
+    covariates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cluster: tuple[str, ...] | None = None
+    conversions: tuple[str, ...] = ()
+    excluded: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({"study": [], "reason": []}, dtype=object)
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "study", tuple(str(s) for s in self.study))
+        object.__setattr__(self, "y", _readonly(self.y))
+        object.__setattr__(self, "se", _readonly(self.se))
+        k = len(self.study)
+        if self.measure not in RATIO_MEASURES + ADDITIVE_MEASURES:
+            raise unknown_option("measure", self.measure, RATIO_MEASURES + ADDITIVE_MEASURES)
+        if self.y.shape != (k,) or self.se.shape != (k,):
+            raise InputError(
+                f"y and se must have one value per study ({k}); got {self.y.shape} and "
+                f"{self.se.shape}"
+            )
+        if k == 0:
+            raise InputError("no usable studies: the table is empty after the checks")
+        if len(set(self.study)) != k:
+            dups = sorted({s for s in self.study if self.study.count(s) > 1})
+            raise InputError(f"duplicate study labels {dups}; labels must be unique")
+        for label, value, err in zip(self.study, self.y, self.se, strict=True):
+            if not np.isfinite(value):
+                raise InputError(f"study {label!r}: effect estimate {value} is not finite")
+            if not (np.isfinite(err) and err > 0):
+                raise InputError(f"study {label!r}: standard error {err} must be positive")
+        covariates = self.covariates.reset_index(drop=True).copy()
+        if len(covariates.columns) and len(covariates) != k:
+            raise InputError(f"covariates have {len(covariates)} rows for {k} studies")
+        if not len(covariates.columns):
+            covariates = pd.DataFrame(index=range(k))
+        object.__setattr__(self, "covariates", covariates)
+        if self.cluster is not None:
+            if len(self.cluster) != k:
+                raise InputError(f"cluster has {len(self.cluster)} labels for {k} studies")
+            object.__setattr__(self, "cluster", tuple(str(c) for c in self.cluster))
+        if len(self.conversions) not in (0, k):
+            raise InputError(f"conversions has {len(self.conversions)} entries for {k} studies")
+
+    # ------------------------------------------------------------------ basic properties
+    @property
+    def k(self) -> int:
+        """Number of studies."""
+        return len(self.study)
+
+    @property
+    def variance(self) -> np.ndarray:
+        """Sampling variances ``se**2``."""
+        return self.se**2
+
+    @property
+    def is_ratio(self) -> bool:
+        """True when the measure is a ratio analysed on the log scale."""
+        return self.measure in RATIO_MEASURES
+
+    @property
+    def log_label(self) -> str:
+        """Name of the analysis scale, e.g. ``"log HR"``."""
+        return f"log {self.measure}" if self.is_ratio else self.measure
+
+    def to_natural(self, values: np.ndarray | float) -> np.ndarray:
+        """Map analysis-scale values to the reporting scale (``exp`` for ratio measures)."""
+        array = np.asarray(values, dtype=float)
+        return np.exp(array) if self.is_ratio else array
+
+    def from_natural(self, values: np.ndarray | float) -> np.ndarray:
+        """Map reporting-scale values (e.g. an HR threshold) to the analysis scale."""
+        array = np.asarray(values, dtype=float)
+        if self.is_ratio:
+            if np.any(array <= 0):
+                raise InputError(f"a {self.measure} threshold must be positive; got {values}")
+            return np.log(array)
+        return array
+
+    # ------------------------------------------------------------------ views
+    def to_frame(self) -> pd.DataFrame:
+        """One row per study: label, y, se, the ratio-scale estimate and CI, covariates."""
+        frame = pd.DataFrame({"study": list(self.study), "y": self.y, "se": self.se})
+        if self.is_ratio:
+            frame[self.measure] = np.exp(self.y)
+            frame["ci_low"] = np.exp(self.y - 1.959963984540054 * self.se)
+            frame["ci_high"] = np.exp(self.y + 1.959963984540054 * self.se)
+        if self.cluster is not None:
+            frame["cluster"] = list(self.cluster)
+        for column in self.covariates.columns:
+            frame[column] = self.covariates[column].to_numpy()
+        return frame
+
+    def subset(self, mask: Sequence[bool] | np.ndarray) -> EffectData:
+        """Return the studies where ``mask`` is true (a new object; this one is unchanged)."""
+        keep = np.asarray(mask, dtype=bool)
+        if keep.shape != (self.k,):
+            raise InputError(f"mask has shape {keep.shape}, expected ({self.k},)")
+        if not keep.any():
+            raise InputError("the subset is empty: no study satisfies the condition")
+        index = np.flatnonzero(keep)
+        return replace(
+            self,
+            study=tuple(self.study[i] for i in index),
+            y=self.y[index],
+            se=self.se[index],
+            covariates=self.covariates.iloc[index].reset_index(drop=True),
+            cluster=None if self.cluster is None else tuple(self.cluster[i] for i in index),
+            conversions=tuple(self.conversions[i] for i in index) if self.conversions else (),
+        )
+
+    def where(self, column: str, value: object) -> EffectData:
+        """Studies whose covariate ``column`` equals ``value``."""
+        if column not in self.covariates.columns:
+            raise unknown_option("covariate", column, list(self.covariates.columns))
+        return self.subset((self.covariates[column] == value).to_numpy())
+
+    def __repr__(self) -> str:
+        covs = ", ".join(self.covariates.columns) or "none"
+        return (
+            f"EffectData(k={self.k}, measure={self.measure!r}, covariates=[{covs}], "
+            f"clusters={'none' if self.cluster is None else len(set(self.cluster))}, "
+            f"excluded={len(self.excluded)})"
+        )
