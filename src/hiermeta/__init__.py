@@ -4,6 +4,7 @@
 """
 
 from hiermeta import priors
+from hiermeta.bayesian import bayesian
 from hiermeta.data import (
     EffectData,
     datasets,
@@ -36,5 +37,6 @@ __all__ = [
     "load_dataset",
     "load_effects",
     "priors",
+    "bayesian",
     "subgroups",
 ]

@@ -1,0 +1,304 @@
+"""Numerical building blocks: the tau grid, conditional Gaussian algebra, mixture inversion."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+from scipy import special
+
+from hiermeta.errors import InputError
+
+__all__ = ["Conditional", "Grid", "LinearModel", "build_grid", "invert_cdf"]
+
+_LOG_2PI = float(np.log(2 * np.pi))
+#: Gauss–Legendre nodes per panel and number of panels; the accuracy tests check that a grid
+#: four times finer changes probabilities by < 1e-6 and quantiles by < 1e-5.
+GL_NODES = 12
+PANELS = 24
+#: The integration range keeps every tau whose log posterior density is within this many nats
+#: of the maximum (e^-60 ≈ 1e-26: far below the accuracy target).
+CUTOFF_NATS = 60.0
+_GL_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Legendre nodes and weights on [-1, 1] (cached)."""
+    if n not in _GL_CACHE:
+        _GL_CACHE[n] = np.polynomial.legendre.leggauss(n)
+    return _GL_CACHE[n]
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """y_i ~ N(x_i'β, v_i + tau²) with β ~ N(mean0, diag(1/prec0)); prec0 = 0 means flat."""
+
+    y: np.ndarray
+    v: np.ndarray
+    X: np.ndarray
+    prec0: np.ndarray
+    mean0: np.ndarray
+
+    @property
+    def proper(self) -> bool:
+        """All coefficient priors proper (so the marginal likelihood is defined)."""
+        return bool(np.all(self.prec0 > 0))
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """Quantities given tau, for an array of tau values (leading axis n)."""
+
+    loglik: np.ndarray  # (n,) log p(y | tau), integrated over β
+    mean: np.ndarray  # (n, p) E[β | tau, y]
+    cov: np.ndarray  # (n, p, p) Cov[β | tau, y]
+
+
+def conditional(model: LinearModel, tau: np.ndarray) -> Conditional:
+    """Posterior of β and the marginal likelihood, given each tau (vectorised)."""
+    tau = np.asarray(tau, dtype=float)
+    total = model.v[None, :] + tau[:, None] ** 2  # (n, k)
+    w = 1.0 / total
+    X, y = model.X, model.y
+    prec = np.einsum("nk,ki,kj->nij", w, X, X) + np.diag(model.prec0)[None]
+    rhs = (w * y) @ X + (model.prec0 * model.mean0)[None]
+    chol = np.linalg.cholesky(prec)
+    mean = np.linalg.solve(prec, rhs[..., None])[..., 0]
+    inv_chol = np.linalg.inv(chol)
+    cov = np.einsum("nji,njk->nik", inv_chol, inv_chol)
+    logdet = 2 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
+    proper = model.prec0 > 0
+    quad = (
+        np.sum(w * y**2, axis=1)
+        + float(np.sum(model.prec0 * model.mean0**2))
+        - np.einsum("ni,ni->n", mean, rhs)
+    )
+    loglik = -0.5 * (
+        len(y) * _LOG_2PI
+        + np.sum(np.log(total), axis=1)
+        + logdet
+        - float(np.sum(np.log(model.prec0[proper])))
+        + quad
+    )
+    return Conditional(loglik=loglik, mean=mean, cov=cov)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Composite Gauss–Legendre quadrature in u = log(1 + tau/s) over [u_lo, u_hi]."""
+
+    scale: float
+    edges: np.ndarray  # (P + 1,) panel edges in u
+    tau: np.ndarray  # (N,) nodes
+    weight: np.ndarray  # (N,) normalised posterior mass of each node
+    panel_mass: np.ndarray  # (P,) posterior mass per panel
+    log_norm: float  # log ∫ p(tau) p(y | tau) dtau  (includes the subtracted maximum)
+    log_post: Callable[[np.ndarray], np.ndarray]  # unnormalised log density of tau
+    # per panel, Legendre coefficients of the normalised density in u (g(u) = p(tau) dtau/du)
+    # and of its antiderivative: the CDF is a piecewise polynomial as accurate as the quadrature
+    coef: np.ndarray  # (P, n)
+    coef_int: np.ndarray  # (P, n + 1)
+    coef_der: np.ndarray  # (P, n - 1)
+
+    def tau_of(self, u: np.ndarray) -> np.ndarray:
+        return self.scale * np.expm1(u)
+
+    def u_of(self, tau: np.ndarray) -> np.ndarray:
+        return np.log1p(np.asarray(tau, dtype=float) / self.scale)
+
+    def _locate(self, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        u = np.clip(self.u_of(np.maximum(tau, 0.0)), self.edges[0], self.edges[-1])
+        panel = np.clip(
+            np.searchsorted(self.edges, u, side="right") - 1, 0, len(self.panel_mass) - 1
+        )
+        half = (self.edges[panel + 1] - self.edges[panel]) / 2
+        t = (u - self.edges[panel]) / half - 1
+        return panel, t, u
+
+    def density(self, tau: np.ndarray) -> np.ndarray:
+        """Normalised posterior density of tau."""
+        tau = np.atleast_1d(np.asarray(tau, dtype=float))
+        panel, t, u = self._locate(tau)
+        g = _clenshaw(t, self.coef[panel])
+        inside = (tau >= self.tau_of(self.edges[0])) & (tau <= self.tau_of(self.edges[-1]))
+        return np.where(inside, np.maximum(g, 0.0) / (self.scale * np.exp(u)), 0.0)
+
+    def evaluate(self, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """CDF, density and log-density slope of tau at once (one panel lookup)."""
+        tau = np.atleast_1d(np.asarray(tau, dtype=float))
+        panel, t, u = self._locate(tau)
+        half = (self.edges[panel + 1] - self.edges[panel]) / 2
+        powers = np.vander(t, self.coef_int.shape[1], increasing=True)
+        n = self.coef.shape[1]
+        g = np.einsum("ij,ij->i", powers[:, :n], self.coef[panel])
+        dg = np.einsum("ij,ij->i", powers[:, : n - 1], self.coef_der[panel]) / half
+        start = np.polynomial.polynomial.polyval(-1.0, self.coef_int[panel].T)
+        below = np.concatenate([[0.0], np.cumsum(self.panel_mass)])[panel]
+        cdf = np.clip(
+            below + (np.einsum("ij,ij->i", powers, self.coef_int[panel]) - start) * half, 0.0, 1.0
+        )
+        jac = self.scale * np.exp(u)
+        inside = (tau >= self.tau_of(self.edges[0])) & (tau <= self.tau_of(self.edges[-1]))
+        dens = np.where(inside, np.maximum(g, 0.0) / jac, 0.0)
+        slope = (dg / np.maximum(g, 1e-300) - 1.0) / jac
+        return cdf, dens, slope
+
+    def cdf(self, tau: np.ndarray) -> np.ndarray:
+        """Posterior CDF of tau (exact to quadrature accuracy at any point)."""
+        tau = np.atleast_1d(np.asarray(tau, dtype=float))
+        panel, t, _ = self._locate(tau)
+        below = np.concatenate([[0.0], np.cumsum(self.panel_mass)])[panel]
+        half = (self.edges[panel + 1] - self.edges[panel]) / 2
+        partial = (
+            _clenshaw(t, self.coef_int[panel]) - _clenshaw(-np.ones_like(t), self.coef_int[panel])
+        ) * half
+        return np.clip(below + partial, 0.0, 1.0)
+
+
+def _clenshaw(t: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """Evaluate per-row polynomials (monomial coefficients, low degree first) at t."""
+    powers = np.vander(t, coef.shape[1], increasing=True)
+    return np.einsum("ij,ij->i", powers, coef)
+
+
+@cache
+def _leg_to_monomial(n: int) -> np.ndarray:
+    """Matrix mapping n Legendre coefficients to n monomial coefficients."""
+    out = np.zeros((n, n))
+    for j in range(n):
+        poly = np.polynomial.legendre.leg2poly(np.eye(n)[j])
+        out[: len(poly), j] = poly
+    return out
+
+
+@cache
+def _vander_inverse(n: int) -> np.ndarray:
+    """Inverse Legendre–Vandermonde matrix at the n Gauss–Legendre nodes."""
+    return np.linalg.inv(np.polynomial.legendre.legvander(gauss_legendre(n)[0], n - 1))
+
+
+def build_grid(
+    log_post: Callable[[np.ndarray], np.ndarray],
+    scale: float,
+    upper: float,
+    panels: int = PANELS,
+    gl_nodes: int = GL_NODES,
+) -> Grid:
+    """Find where the posterior of tau lives and lay a composite quadrature over it.
+
+    Parameters
+    ----------
+    log_post
+        Unnormalised log posterior density of tau (vectorised).
+    scale
+        A typical tau (sets the u = log(1 + tau/scale) transform).
+    upper
+        Upper end of the prior's support (``inf`` for most priors).
+    """
+    coarse = np.concatenate([[0.0], scale * np.geomspace(1e-8, 1e12, 320)])
+    if np.isfinite(upper):
+        coarse = np.unique(np.append(coarse[coarse < upper], upper))
+    values = log_post(coarse)
+    finite = np.isfinite(values)
+    if not finite.any():
+        raise InputError("the posterior of tau is zero everywhere: check the prior and the data")
+    # lower end: where the density is negligible; upper end: where the mass per unit log(tau)
+    # is negligible (heavy-tailed posteriors under half-Cauchy priors reach far out)
+    peak = float(np.max(values[finite]))
+    keep_low = np.flatnonzero(finite & (values > peak - CUTOFF_NATS))
+    with np.errstate(divide="ignore"):
+        per_log = values + np.log(np.maximum(coarse, 1e-300))
+    peak_log = float(np.max(per_log[finite]))
+    keep_high = np.flatnonzero(finite & (per_log > peak_log - CUTOFF_NATS))
+    first, last = int(keep_low[0]), int(keep_high[-1])
+    if last == len(coarse) - 1 and not np.isfinite(upper) and per_log[-1] > peak_log - 35:
+        raise InputError(
+            "the posterior of tau does not vanish at large tau: it is improper (an improper tau "
+            "prior needs more studies, e.g. Jeffreys needs k >= 2)"
+        )
+    lo = 0.0 if first == 0 else coarse[first - 1]
+    hi = coarse[min(last + 1, len(coarse) - 1)]
+    edges = np.linspace(np.log1p(lo / scale), np.log1p(hi / scale), panels + 1)
+    nodes, weights = gauss_legendre(gl_nodes)
+    half = np.diff(edges) / 2
+    u = (edges[:-1, None] + half[:, None] * (nodes[None] + 1)).ravel()
+    w = (half[:, None] * weights[None]).ravel()
+    tau = scale * np.expm1(u)
+    jac = scale * np.exp(u)
+    lp = log_post(tau)
+    top = float(np.max(lp))
+    mass = w * jac * np.exp(lp - top)
+    total = float(mass.sum())
+    if not (total > 0 and np.isfinite(total)):
+        raise InputError("numerical failure integrating the posterior of tau")
+    # density in u at the nodes, normalised, then its Legendre interpolant per panel
+    g = (jac * np.exp(lp - top) / total).reshape(panels, gl_nodes)
+    vander_inv = _vander_inverse(gl_nodes)
+    leg = g @ vander_inv.T
+    # monomial coefficients on [-1, 1] (degree 11-12: well conditioned) for fast evaluation
+    coef = leg @ _leg_to_monomial(gl_nodes).T
+    coef_int = (
+        np.polynomial.legendre.legint(leg, axis=1, lbnd=-1) @ _leg_to_monomial(gl_nodes + 1).T
+    )
+    coef_der = np.polynomial.legendre.legder(leg, axis=1) @ _leg_to_monomial(gl_nodes - 1).T
+    return Grid(
+        scale=scale,
+        edges=edges,
+        tau=tau,
+        weight=mass / total,
+        panel_mass=(mass / total).reshape(panels, gl_nodes).sum(axis=1),
+        log_norm=top + float(np.log(total)),
+        log_post=log_post,
+        coef=coef,
+        coef_int=coef_int,
+        coef_der=coef_der,
+    )
+
+
+def normal_mixture_cdf(
+    x: np.ndarray, weight: np.ndarray, mean: np.ndarray, sd: np.ndarray
+) -> np.ndarray:
+    """CDF of Σ_j weight_j N(mean_j, sd_j²) at each x."""
+    z = (np.asarray(x, dtype=float)[:, None] - mean[None]) / sd[None]
+    return special.ndtr(z) @ weight
+
+
+def normal_mixture_pdf(
+    x: np.ndarray, weight: np.ndarray, mean: np.ndarray, sd: np.ndarray
+) -> np.ndarray:
+    """Density of the normal mixture at each x."""
+    z = (np.asarray(x, dtype=float)[:, None] - mean[None]) / sd[None]
+    return (np.exp(-0.5 * z**2) / (sd[None] * np.sqrt(2 * np.pi))) @ weight
+
+
+def invert_cdf(
+    cdf: Callable[[np.ndarray], np.ndarray],
+    pdf: Callable[[np.ndarray], np.ndarray],
+    probs: np.ndarray,
+    lo: float,
+    hi: float,
+    start: np.ndarray | None = None,
+    tol: float = 1e-13,
+    max_iter: int = 200,
+) -> np.ndarray:
+    """Vectorised safeguarded Newton inversion of a continuous CDF on [lo, hi]."""
+    probs = np.asarray(probs, dtype=float)
+    a = np.full(probs.shape, lo)
+    b = np.full(probs.shape, hi)
+    x = np.clip(start if start is not None else (a + b) / 2, a, b).astype(float)
+    for _ in range(max_iter):
+        f = cdf(x) - probs
+        if np.all(np.abs(f) < tol):
+            break
+        a = np.where(f < 0, x, a)
+        b = np.where(f > 0, x, b)
+        d = pdf(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = x - f / d
+        ok = np.isfinite(newton) & (newton > a) & (newton < b)
+        x = np.where(ok, newton, (a + b) / 2)
+        if np.all(b - a < 1e-15 * np.maximum(1.0, np.abs(x))):
+            break
+    return x
