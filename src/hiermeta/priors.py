@@ -290,7 +290,11 @@ class Exponential(TauPrior):
 
 @dataclass(frozen=True)
 class Uniform(TauPrior):
-    """Uniform prior on tau over (0, upper) (Gelman 2006; Spiegelhalter et al. 2004)."""
+    """Uniform prior on tau over (0, upper) (Gelman 2006; Spiegelhalter et al. 2004).
+
+    ``Uniform(math.inf)`` is the improper flat prior on tau ≥ 0 (bayesmeta's "uniform"); the
+    posterior is proper with at least 3 studies (flat mu) and it has no marginal likelihood.
+    """
 
     upper: float = 2.0
     family: ClassVar[str] = "uniform"
@@ -300,11 +304,17 @@ class Uniform(TauPrior):
     )
 
     def __post_init__(self) -> None:
-        _positive("upper", self.upper)
+        if not float(self.upper) > 0:
+            raise InputError(f"prior parameter upper must be positive; got {self.upper!r}")
+
+    @property  # type: ignore[misc]
+    def proper(self) -> bool:  # type: ignore[override]
+        return math.isfinite(self.upper)
 
     def logpdf(self, tau: np.ndarray) -> np.ndarray:
         tau = np.asarray(tau, dtype=float)
-        return np.where((tau >= 0) & (tau <= self.upper), -math.log(self.upper), -np.inf)
+        density = 0.0 if math.isinf(self.upper) else -math.log(self.upper)
+        return np.where((tau >= 0) & (tau <= self.upper), density, -np.inf)
 
     def params(self) -> dict[str, float]:
         return {"upper": self.upper}
@@ -317,6 +327,8 @@ class Uniform(TauPrior):
         return self.label or f"Uniform(0, {self.upper:g})"
 
     def _pymc(self, pm: Any, name: str, values: dict[str, Any]) -> Any:
+        if not self.proper:
+            return pm.HalfFlat(name)
         return pm.Uniform(name, lower=0.0, upper=values["upper"])
 
 
