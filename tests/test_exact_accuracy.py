@@ -45,13 +45,20 @@ def test_quadrature_converged(case: str) -> None:
     fine = fit_exact(data, mu_prior, tau_prior, mods, panels=FINE_PANELS)
     probs = np.array([0.001, 0.025, 0.25, 0.5, 0.75, 0.975, 0.999])
     for param in ["mu", "tau", "predictive"]:
-        np.testing.assert_allclose(default.quantile(param, probs), fine.quantile(param, probs), atol=QUANTILE_TOL)
+        np.testing.assert_allclose(
+            default.quantile(param, probs), fine.quantile(param, probs), atol=QUANTILE_TOL
+        )
     for threshold in (0.3, 0.5, 0.8, 1.0, 1.2):
         assert abs(default.prob(threshold) - fine.prob(threshold)) < PROB_TOL
-        assert abs(default.prob(threshold, predictive=True) - fine.prob(threshold, predictive=True)) < PROB_TOL
+        assert (
+            abs(default.prob(threshold, predictive=True) - fine.prob(threshold, predictive=True))
+            < PROB_TOL
+        )
 
 
-def _brute_force(data: hm.EffectData, prior_sd: float, tau_scale: float, c: np.ndarray, x: float) -> tuple[float, float]:
+def _brute_force(
+    data: hm.EffectData, prior_sd: float, tau_scale: float, c: np.ndarray, x: float
+) -> tuple[float, float]:
     """P(c'beta < x) and log p(y) by scipy quad over tau, with textbook dense-matrix algebra.
 
     beta ~ N(0, prior_sd² I), tau ~ HalfNormal(tau_scale), y ~ N(X beta, diag(se²) + tau² I).
@@ -85,7 +92,13 @@ def _brute_force(data: hm.EffectData, prior_sd: float, tau_scale: float, c: np.n
 
 def test_meta_regression_matches_brute_force() -> None:
     data = _bcg()
-    fit = fit_exact(data, hm.priors.Normal(0, 2), hm.priors.HalfNormal(0.5), ["ablat"], beta_prior=hm.priors.Normal(0, 2))
+    fit = fit_exact(
+        data,
+        hm.priors.Normal(0, 2),
+        hm.priors.HalfNormal(0.5),
+        ["ablat"],
+        beta_prior=hm.priors.Normal(0, 2),
+    )
     c = np.array([0.0, 1.0])
     prob, log_evidence = _brute_force(data, 2.0, 0.5, c, -0.02)
     assert fit.posterior("ablat").cdf(np.array([-0.02]))[0] == pytest.approx(prob, abs=BRUTE_TOL)
@@ -98,7 +111,9 @@ def test_bayes_factor_tau0_equals_savage_dickey() -> None:
     data = _bcg(6)
     prior = hm.priors.HalfNormal(0.5)
     fit = fit_exact(data, hm.priors.Normal(0, 1), prior)
-    savage_dickey = fit.posterior("tau").pdf(np.array([0.0]))[0] / math.exp(prior.logpdf(np.array([0.0]))[0])
+    savage_dickey = fit.posterior("tau").pdf(np.array([0.0]))[0] / math.exp(
+        prior.logpdf(np.array([0.0]))[0]
+    )
     assert fit.bayes_factor("tau=0") == pytest.approx(savage_dickey, rel=1e-6)
 
 
@@ -107,7 +122,9 @@ def test_bayes_factor_mu0_equals_savage_dickey() -> None:
     mu_prior = hm.priors.Normal(0, 1)
     fit = fit_exact(data, mu_prior, hm.priors.HalfNormal(0.5))
     density_at_zero = fit.posterior("mu").pdf(np.array([0.0]))[0]  # type: ignore[attr-defined]
-    assert fit.bayes_factor("mu=0") == pytest.approx(density_at_zero / stats.norm.pdf(0, 0, 1), rel=1e-6)
+    assert fit.bayes_factor("mu=0") == pytest.approx(
+        density_at_zero / stats.norm.pdf(0, 0, 1), rel=1e-6
+    )
 
 
 def test_improper_priors_have_no_marginal_likelihood() -> None:

@@ -19,7 +19,9 @@ import pytest
 
 import hiermeta as hm
 
-REFERENCE = json.loads((Path(__file__).parent / "reference" / "bayesmeta_published.json").read_text())
+REFERENCE = json.loads(
+    (Path(__file__).parent / "reference" / "bayesmeta_published.json").read_text()
+)
 EXAMPLES = {ex["id"]: ex for ex in REFERENCE["examples"]}
 
 #: tau summaries: printed to 6 decimals (±5e-7) and computed by integrate() in bayesmeta.
@@ -33,12 +35,20 @@ PREDICTIVE_TOL = 5e-2
 
 def _fit(example_id: str) -> hm.posterior.BayesianResult:
     ex = EXAMPLES[example_id]
-    frame = pd.DataFrame({"study": ex["data"]["study"], "y": ex["data"]["yi"], "se": ex["data"]["sei"]})
+    frame = pd.DataFrame(
+        {"study": ex["data"]["study"], "y": ex["data"]["yi"], "se": ex["data"]["sei"]}
+    )
     data = hm.from_log_se(frame, y="y", se="se", study="study", measure="MD")
     tau = ex["tau_prior"]
-    tau_prior = hm.priors.HalfCauchy(tau["scale"]) if tau["family"] == "halfcauchy" else hm.priors.Uniform(math.inf)
+    tau_prior = (
+        hm.priors.HalfCauchy(tau["scale"])
+        if tau["family"] == "halfcauchy"
+        else hm.priors.Uniform(math.inf)
+    )
     mu = ex["mu_prior"]
-    mu_prior = hm.priors.Normal(mu["mean"], mu["sd"]) if mu["family"] == "normal" else hm.priors.Flat()
+    mu_prior = (
+        hm.priors.Normal(mu["mean"], mu["sd"]) if mu["family"] == "normal" else hm.priors.Flat()
+    )
     return hm.bayesian(data, mu_prior=mu_prior, tau_prior=tau_prior, engine="exact")
 
 
@@ -69,7 +79,11 @@ def _ours(fit: hm.posterior.BayesianResult, quantity: str, where: str) -> float 
         return post.mean
     if stat == "sd":
         return post.sd
-    bounds = post.quantile(np.array([0.025, 0.975])) if "central" in where else post.shortest_interval(0.95)
+    bounds = (
+        post.quantile(np.array([0.025, 0.975]))
+        if "central" in where
+        else post.shortest_interval(0.95)
+    )
     return float(bounds[0] if stat == "ci95_low" else bounds[1])
 
 
@@ -103,4 +117,6 @@ def test_matches_bayesmeta(fits: dict, example_id: str, index: int, value: dict)
     ours = _ours(fits[example_id], value["quantity"], value["where"])
     if ours is None:
         pytest.skip("point estimates of the joint/marginal likelihood are not posterior summaries")
-    assert ours == pytest.approx(value["value"], abs=_tolerance(value["quantity"], value["digits_decimal"]))
+    assert ours == pytest.approx(
+        value["value"], abs=_tolerance(value["quantity"], value["digits_decimal"])
+    )

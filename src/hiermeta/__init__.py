@@ -40,3 +40,5 @@ __all__ = [
     "bayesian",
     "subgroups",
 ]
+
+from hiermeta.diagnostics import agreement, sensitivity  # noqa: E402

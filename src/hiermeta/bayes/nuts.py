@@ -1,0 +1,491 @@
+"""``hm.bayesian(..., engine="nuts")``: PyMC's NUTS, diagnosed with ArviZ, with remedies."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hiermeta.bayes.idata import to_datatree
+from hiermeta.bayes.models import (
+    PARAMETERISATIONS,
+    ModelInputs,
+    Parameterisation,
+    Structure,
+    build_model,
+    structure_of,
+)
+from hiermeta.data.design import Coding, Design, build_design
+from hiermeta.data.effects import EffectData
+from hiermeta.errors import ConvergenceWarning, InputError, unknown_option
+from hiermeta.posterior import BayesianResult, SamplePosterior, ScalarPosterior
+from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior
+
+__all__ = ["THRESHOLDS", "NutsResult", "fit_nuts"]
+
+#: Diagnostic thresholds (Vehtari et al. 2021 for R-hat and ESS; Betancourt 2016 for BFMI).
+THRESHOLDS = {"rhat": 1.01, "ess_bulk": 400.0, "ess_tail": 400.0, "divergences": 0, "bfmi": 0.3}
+
+_MODEL_CACHE: dict[tuple[Structure, tuple[tuple[str, tuple[str, ...]], ...]], tuple[Any, Any]] = {}
+
+
+def _progress_default() -> bool:
+    env = os.environ.get("HIERMETA_PROGRESS")
+    if env is not None:
+        return env not in ("0", "false", "no")
+    return sys.stderr.isatty()
+
+
+@dataclass
+class Attempt:
+    """One sampling attempt: its settings, its diagnostics and its time."""
+
+    parameterisation: str
+    target_accept: float
+    tune: int
+    seconds: float
+    failed: list[str] = field(default_factory=list)
+
+
+class NutsResult(BayesianResult):
+    """A NUTS fit: the common API plus ``idata`` (ArviZ DataTree), ``model`` and ``check()``."""
+
+    engine = "nuts"
+
+    def __init__(
+        self,
+        data: EffectData,
+        design: Design,
+        idata: Any,
+        model: Any,
+        structure: Structure,
+        mu_prior: MuPrior,
+        tau_prior: TauPrior,
+        attempts: list[Attempt],
+        tau_group_levels: tuple[str, ...],
+        random_seed: int | None,
+    ) -> None:
+        self.data, self.design, self.idata, self.model = data, design, idata, model
+        self.structure, self.mu_prior, self.tau_prior = structure, mu_prior, tau_prior
+        self.attempts = attempts
+        self.tau_group_levels = tau_group_levels
+        self.random_seed = random_seed
+        self.parameterisation = structure.parameterisation
+        notes = [
+            f"NUTS ({structure.parameterisation} parameterisation, {structure.random_effects} random effects)"
+        ]
+        if len(attempts) > 1:
+            notes.append(
+                "remedies tried: "
+                + "; ".join(
+                    f"{a.parameterisation}, target_accept={a.target_accept}, tune={a.tune}"
+                    + (f" → failed {', '.join(a.failed)}" if a.failed else " → passed")
+                    for a in attempts
+                )
+            )
+        failed = attempts[-1].failed
+        if failed:
+            notes.append("DIAGNOSTICS FAILED: " + ", ".join(failed))
+        self.notes = tuple(notes)
+
+    # ------------------------------------------------------------------ draws
+    def _draws(self, name: str) -> np.ndarray:
+        return np.asarray(self.idata.posterior[name].values)
+
+    def _chain_draw(self, param: str) -> np.ndarray:
+        """(chain, draw) array of a named scalar quantity."""
+        post = self.idata.posterior
+        if param == "tau":
+            if "tau" not in post:
+                raise InputError(
+                    "this model has one tau per subgroup; ask for "
+                    + ", ".join(f"'tau[{g}]'" for g in self.tau_group_levels)
+                )
+            return self._draws("tau")
+        if param.startswith("tau[") and param.endswith("]"):
+            level = param[4:-1]
+            return np.asarray(post["tau_by_group"].sel(tau_group=level).values)
+        if param == "tau_cohort":
+            return self._draws("tau_cohort")
+        if param.startswith("predictive"):
+            inner = param[len("predictive") :].strip("[]")
+            return (
+                np.einsum("cdp,p->cd", self._beta(), self._vector(inner or "mu")) + self._re_noise()
+            )
+        if param.startswith("theta[") and param.endswith("]"):
+            return np.asarray(post["theta"].sel(study=param[6:-1]).values)
+        return np.einsum("cdp,p->cd", self._beta(), self._vector(param))
+
+    def _beta(self) -> np.ndarray:
+        mu = self._draws("mu")[..., None]
+        if self.design.p == 1:
+            return mu
+        return np.concatenate([mu, self._draws("beta")], axis=-1)
+
+    def _re_noise(self) -> np.ndarray:
+        """Draws of a new study's random effect (tau × a standard normal or t draw)."""
+        return np.asarray(self.idata.posterior["new_study_effect"].values)
+
+    def _vector(self, param: str) -> np.ndarray:
+        if param == "mu":
+            return np.eye(self.design.p)[0]
+        if param in self.design.names[1:]:
+            return np.eye(self.design.p)[self.design.names.index(param)]
+        name, _, level = param.partition("=")
+        return self.design.level_vectors(name)[level]
+
+    def parameters(self) -> list[str]:
+        names = super().parameters()
+        if self.structure.tau_groups > 1:
+            names += [f"tau[{g}]" for g in self.tau_group_levels]
+        if self.structure.clusters:
+            names.append("tau_cohort")
+        return names
+
+    def posterior(self, param: str) -> ScalarPosterior:
+        draws = self._chain_draw(param)
+        return SamplePosterior(draws, _mcse_table(draws))
+
+    def contrast(self, first: str, second: str) -> ScalarPosterior:
+        c = self._vector(first) - self._vector(second)
+        draws = np.einsum("cdp,p->cd", self._beta(), c)
+        return SamplePosterior(draws, _mcse_table(draws))
+
+    def default_summary_params(self) -> list[str]:
+        names = super().default_summary_params()
+        if self.structure.tau_groups > 1:
+            names = [n for n in names if n != "tau"] + [f"tau[{g}]" for g in self.tau_group_levels]
+        if self.structure.clusters:
+            names.append("tau_cohort")
+        return names
+
+    # ------------------------------------------------------------------ diagnostics
+    def check(self) -> Any:
+        """Diagnostics table: R-hat, bulk/tail ESS, MCSE per parameter, and sampler checks."""
+        from hiermeta.diagnostics import check
+
+        return check(self)
+
+    @property
+    def converged(self) -> bool:
+        """True when every diagnostic passed on the final attempt."""
+        return not self.attempts[-1].failed
+
+    def prob_mcse(self, below: float, predictive: bool = False) -> float:
+        """Monte-Carlo standard error of :meth:`prob`."""
+        import arviz_stats as azs
+
+        draws = self._chain_draw("predictive" if predictive else "mu")
+        indicator = (draws < float(self.data.from_natural(below))).astype(float)
+        p = indicator.mean()
+        if p in (0.0, 1.0):
+            return 0.0
+        ess = float(azs.ess(indicator, method="mean"))
+        return float(np.sqrt(p * (1 - p) / ess))
+
+
+def _mcse_table(draws: np.ndarray) -> dict[str, float]:
+    import arviz_stats as azs
+
+    if draws.ndim != 2 or draws.shape[1] < 4:
+        return {}
+    return {"mean": float(azs.mcse(draws, method="mean"))}
+
+
+def _inputs(
+    data: EffectData,
+    design: Design,
+    mu_prior: MuPrior,
+    tau_prior: TauPrior,
+    beta_prior: MuPrior,
+    subgroup_tau: str | None,
+    multilevel: bool,
+    nu: float,
+) -> tuple[ModelInputs, dict[str, list[str]], tuple[str, ...]]:
+    coords: dict[str, list[str]] = {"study": list(data.study)}
+    group_levels: tuple[str, ...] = ()
+    tau_group = np.zeros(data.k, dtype=int)
+    if subgroup_tau:
+        if subgroup_tau not in data.covariates.columns:
+            raise InputError(
+                f"subgroup_tau {subgroup_tau!r} is not a covariate; covariates are {list(data.covariates.columns)}"
+            )
+        text = data.covariates[subgroup_tau].astype(str).to_numpy()
+        try:
+            group_levels = design.term(subgroup_tau).levels
+        except InputError:
+            group_levels = tuple(sorted(set(text)))
+        tau_group = np.array([group_levels.index(t) for t in text])
+        coords["tau_group"] = list(group_levels)
+    cluster = np.full(data.k, -1, dtype=int)
+    if multilevel:
+        if data.cluster is None:
+            raise InputError("multilevel=True needs a cluster column (cluster= in the converter)")
+        cohorts = sorted(set(data.cluster))
+        cluster = np.array([cohorts.index(c) for c in data.cluster])
+        coords["cohort"] = cohorts
+    coords["coefficient"] = list(design.names[1:])
+    inputs = ModelInputs(
+        y=np.asarray(data.y),
+        se=np.asarray(data.se),
+        X=design.X,
+        tau_group=tau_group,
+        cluster=cluster,
+        tau_prior=tau_prior,
+        mu_prior=mu_prior,
+        beta_prior=beta_prior,
+        nu=nu,
+    )
+    return inputs, coords, group_levels
+
+
+def _model_for(
+    structure: Structure, inputs: ModelInputs, coords: dict[str, list[str]]
+) -> tuple[Any, Any]:
+    """A cached (model, NUTS step) for the structure, with this fit's data set."""
+    import pymc as pm
+
+    key = (structure, tuple((k, tuple(v)) for k, v in sorted(coords.items())))
+    if key not in _MODEL_CACHE:
+        model = build_model(structure, inputs, coords)
+        _MODEL_CACHE[key] = (model, None)
+    model, _ = _MODEL_CACHE[key]
+    with model:
+        pm.set_data(inputs.data_values())
+    return model, _MODEL_CACHE[key]
+
+
+def _sample(
+    model: Any,
+    draws: int,
+    tune: int,
+    chains: int,
+    target_accept: float,
+    seed: int | None,
+    progressbar: bool,
+) -> Any:
+    import pymc as pm
+
+    with warnings.catch_warnings():
+        # PyMC's own convergence messages are replaced by hiermeta's diagnostics below
+        warnings.filterwarnings("ignore", message=".*(divergen|r_hat|rhat|effective sample|ESS).*")
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module="pymc")
+        with model:
+            return pm.sample(
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=1,
+                random_seed=seed,
+                progressbar=progressbar,
+                target_accept=target_accept,
+                nuts_sampler="pymc",
+                compute_convergence_checks=False,
+                quiet=not progressbar,
+            )
+
+
+def _add_derived(
+    idata: Any,
+    structure: Structure,
+    inputs: ModelInputs,
+    design: Design,
+    data: EffectData,
+    seed: int | None,
+) -> Any:
+    """Study effects (marginal model), a new study's effect, log-likelihood, predictive, prior."""
+    from scipy import stats
+
+    import xarray as xr
+
+    rng = np.random.default_rng(None if seed is None else [seed, 1])
+    post = idata.posterior.to_dataset()
+    mu = np.asarray(post["mu"].values)
+    chains, n = mu.shape
+    beta = (
+        mu[..., None]
+        if design.p == 1
+        else np.concatenate([mu[..., None], np.asarray(post["beta"].values)], -1)
+    )
+    fitted = beta @ design.X.T  # (c, d, k)
+    if structure.clusters:
+        fitted = fitted + np.asarray(post["u_cohort"].values)[..., inputs.cluster]
+    if structure.tau_groups > 1:
+        tau_all = np.asarray(post["tau_by_group"].values)  # (c, d, g)
+        tau_i = tau_all[..., inputs.tau_group]
+        tau_new = tau_all[..., 0]
+    else:
+        tau_new = np.asarray(post["tau"].values)
+        tau_i = tau_new[..., None] * np.ones(data.k)
+    s2 = inputs.se**2
+    if structure.parameterisation == "marginal":
+        t2 = tau_i**2
+        mean = (inputs.y * t2 + fitted * s2) / (t2 + s2)
+        sd = np.sqrt(t2 * s2 / (t2 + s2))
+        theta = mean + sd * rng.standard_normal(mean.shape)
+        loglik = stats.norm.logpdf(inputs.y, fitted, np.sqrt(s2 + t2))
+        post = post.assign(theta=(("chain", "draw", "study"), theta))
+    else:
+        theta = np.asarray(post["theta"].values)
+        loglik = stats.norm.logpdf(inputs.y, theta, np.sqrt(s2))
+    noise = (
+        rng.standard_normal((chains, n))
+        if structure.random_effects == "normal"
+        else rng.standard_t(inputs.nu, (chains, n))
+    )
+    post = post.assign(new_study_effect=(("chain", "draw"), tau_new * noise))
+    post = post.assign_coords(study=list(data.study))
+    idata["posterior"] = post
+    y_rep = theta + np.sqrt(s2) * rng.standard_normal(theta.shape)
+    coords = {"chain": post["chain"].values, "draw": post["draw"].values, "study": list(data.study)}
+    idata["log_likelihood"] = xr.Dataset(
+        {"y_obs": (("chain", "draw", "study"), loglik)}, coords=coords
+    )
+    idata["posterior_predictive"] = xr.Dataset(
+        {"y_obs": (("chain", "draw", "study"), y_rep)}, coords=coords
+    )
+    prior: dict[str, Any] = {}
+    size = chains * n
+    prior_rng = np.random.default_rng(None if seed is None else [seed, 2])
+    if inputs.tau_prior.proper:
+        prior["tau"] = (("chain", "draw"), inputs.tau_prior.rvs(size, prior_rng).reshape(chains, n))
+    mu_prior = inputs.mu_prior
+    if mu_prior.proper and hasattr(mu_prior, "sd"):
+        if mu_prior.family == "normal":
+            draws = prior_rng.normal(mu_prior.mean, mu_prior.sd, size)  # type: ignore[attr-defined]
+        else:
+            draws = mu_prior.mean + mu_prior.sd * prior_rng.standard_t(mu_prior.nu, size)  # type: ignore[attr-defined]
+        prior["mu"] = (("chain", "draw"), draws.reshape(chains, n))
+    if prior:
+        idata["prior"] = xr.Dataset(
+            prior, coords={"chain": coords["chain"], "draw": coords["draw"]}
+        )
+    return idata
+
+
+def fit_nuts(
+    data: EffectData,
+    mu_prior: MuPrior | None = None,
+    tau_prior: TauPrior | None = None,
+    moderators: Sequence[str] | str | None = None,
+    *,
+    beta_prior: MuPrior | Mapping[str, MuPrior] | None = None,
+    coding: Mapping[str, Coding] | None = None,
+    levels: Mapping[str, Sequence[str]] | None = None,
+    random_seed: int | None = None,
+    parameterisation: Parameterisation | str = "auto",
+    random_effects: str = "normal",
+    nu: float = 4.0,
+    subgroup_tau: str | None = None,
+    multilevel: bool = False,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    target_accept: float = 0.9,
+    remedies: bool = True,
+    progressbar: bool | None = None,
+) -> NutsResult:
+    """Fit a random-effects model with PyMC's NUTS (see :func:`hiermeta.bayesian`).
+
+    Parameters
+    ----------
+    parameterisation
+        ``"auto"`` (marginal for normal random effects, else non-centred), ``"marginal"``,
+        ``"noncentred"`` or ``"centred"``.
+    random_effects
+        ``"normal"`` or ``"student_t"`` (robust; ``nu`` degrees of freedom).
+    subgroup_tau
+        A categorical covariate with one tau per level.
+    multilevel
+        Add between-cohort heterogeneity ``tau_cohort`` using ``data.cluster``.
+    draws, tune, chains, target_accept
+        Sampler settings (per chain).
+    remedies
+        When a diagnostic fails, retry with target_accept 0.99 and doubled tuning, then with the
+        other parameterisation; every attempt is recorded in ``result.attempts``.
+    """
+    mu_prior = mu_prior or DEFAULT_MU
+    tau_prior = tau_prior or DEFAULT_TAU
+    if isinstance(beta_prior, Mapping):
+        raise InputError("the NUTS engine takes one beta_prior for all coefficients")
+    beta = beta_prior or DEFAULT_MU
+    if parameterisation not in ("auto", *PARAMETERISATIONS):
+        raise unknown_option("parameterisation", parameterisation, ("auto", *PARAMETERISATIONS))
+    if random_effects not in ("normal", "student_t"):
+        raise unknown_option("random_effects", random_effects, ("normal", "student_t"))
+    design = build_design(data, moderators, coding=coding, levels=levels)
+    inputs, coords, group_levels = _inputs(
+        data, design, mu_prior, tau_prior, beta, subgroup_tau, multilevel, nu
+    )
+    if parameterisation == "auto":
+        parameterisation = "marginal" if random_effects == "normal" else "noncentred"
+    progress = _progress_default() if progressbar is None else progressbar
+    plan: list[tuple[str, float, int]] = [(str(parameterisation), target_accept, tune)]
+    if remedies:
+        plan.append((str(parameterisation), 0.99, 2 * tune))
+        other = {"marginal": "noncentred", "noncentred": "centred", "centred": "noncentred"}[
+            str(parameterisation)
+        ]
+        if not (
+            other == "noncentred"
+            and random_effects == "normal"
+            and parameterisation == "marginal"
+            and multilevel
+        ):
+            plan.append((other, 0.99, 2 * tune))
+    attempts: list[Attempt] = []
+    result: NutsResult | None = None
+    for param_name, accept, n_tune in plan:
+        structure = structure_of(inputs, param_name, random_effects)  # type: ignore[arg-type]
+        model, _ = _model_for(structure, inputs, coords)
+        start = time.perf_counter()
+        idata = _sample(model, draws, n_tune, chains, accept, random_seed, progress)
+        idata = _add_derived(idata, structure, inputs, design, data, random_seed)
+        attempt = Attempt(param_name, accept, n_tune, time.perf_counter() - start)
+        attempts.append(attempt)
+        result = NutsResult(
+            data,
+            design,
+            idata,
+            model,
+            structure,
+            mu_prior,
+            tau_prior,
+            attempts,
+            group_levels,
+            random_seed,
+        )
+        from hiermeta.diagnostics import failed_checks
+
+        attempt.failed = failed_checks(result)
+        if not attempt.failed:
+            break
+    assert result is not None  # the plan has at least one attempt
+    result = NutsResult(
+        data,
+        design,
+        result.idata,
+        result.model,
+        result.structure,
+        mu_prior,
+        tau_prior,
+        attempts,
+        group_levels,
+        random_seed,
+    )
+    if attempts[-1].failed:
+        warnings.warn(
+            f"NUTS diagnostics failed after {len(attempts)} attempt(s): {', '.join(attempts[-1].failed)}. "
+            "See result.check() and result.attempts.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return result
