@@ -1,10 +1,14 @@
 """hiermeta: Bayesian hierarchical meta-analysis with PyMC, ArviZ and an exact engine.
 
-``import hiermeta`` is fast: the PyMC layer is imported only when a NUTS fit is asked for.
+``import hiermeta`` is fast: PyMC is imported only when a NUTS fit is asked for, and
+matplotlib only when a plot or report is made (``hm.report``).
 """
+
+from typing import Any
 
 from hiermeta import priors
 from hiermeta.bayesian import bayesian
+from hiermeta.compare import compare
 from hiermeta.data import (
     EffectData,
     datasets,
@@ -16,8 +20,10 @@ from hiermeta.data import (
     load_dataset,
     load_effects,
 )
+from hiermeta.diagnostics import agreement, sensitivity
 from hiermeta.errors import ConvergenceWarning, InputError, SpecError
 from hiermeta.frequentist import frequentist, subgroups
+from hiermeta.simulate import simulate
 
 __version__ = "0.1.0"
 
@@ -27,6 +33,9 @@ __all__ = [
     "InputError",
     "SpecError",
     "__version__",
+    "agreement",
+    "bayesian",
+    "compare",
     "datasets",
     "frequentist",
     "from_2x2",
@@ -37,8 +46,17 @@ __all__ = [
     "load_dataset",
     "load_effects",
     "priors",
-    "bayesian",
+    "report",
+    "sensitivity",
+    "simulate",
     "subgroups",
 ]
 
-from hiermeta.diagnostics import agreement, sensitivity  # noqa: E402
+
+def __getattr__(name: str) -> Any:
+    """Lazy submodules: ``hm.report`` imports matplotlib on first use."""
+    if name == "report":
+        import importlib
+
+        return importlib.import_module("hiermeta.report")
+    raise AttributeError(f"module 'hiermeta' has no attribute {name!r}")

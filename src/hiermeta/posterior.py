@@ -19,7 +19,7 @@ from scipy import optimize
 from hiermeta.data.design import Design
 from hiermeta.data.effects import EffectData
 from hiermeta.errors import InputError, unknown_option
-from hiermeta.results import check_level, jsonable, ratio_columns
+from hiermeta.results import check_level, jsonable
 
 __all__ = ["BayesianResult", "SamplePosterior", "ScalarPosterior"]
 

@@ -25,7 +25,7 @@ def check_level(level: float, name: str = "ci_level") -> float:
     except (TypeError, ValueError):
         raise InputError(f"{name} {level!r} is not a number; use e.g. 0.95") from None
     if not 0 < value < 1:
-        hint = f" Did you mean {value / 100:g}?" if 1 < value < 100 else ""
+        hint = f" Did you mean {value / 100:g}?" if 50 <= value < 100 else ""  # a percentage
         raise InputError(f"{name} must lie in (0, 1); got {level!r}.{hint}")
     return value
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from hiermeta.bayes.idata import to_datatree
 from hiermeta.bayes.models import (
     PARAMETERISATIONS,
     ModelInputs,
@@ -302,9 +301,8 @@ def _add_derived(
     seed: int | None,
 ) -> Any:
     """Study effects (marginal model), a new study's effect, log-likelihood, predictive, prior."""
-    from scipy import stats
-
     import xarray as xr
+    from scipy import stats
 
     rng = np.random.default_rng(None if seed is None else [seed, 1])
     post = idata.posterior.to_dataset()
@@ -341,11 +339,18 @@ def _add_derived(
         if structure.random_effects == "normal"
         else rng.standard_t(inputs.nu, (chains, n))
     )
-    post = post.assign(new_study_effect=(("chain", "draw"), tau_new * noise))
+    effect = tau_new * noise
+    if structure.clusters:  # a new study comes from a new cohort: add a new cohort effect
+        effect = effect + np.asarray(post["tau_cohort"].values) * rng.standard_normal((chains, n))
+    post = post.assign(new_study_effect=(("chain", "draw"), effect))
     post = post.assign_coords(study=list(data.study))
     idata["posterior"] = post
     y_rep = theta + np.sqrt(s2) * rng.standard_normal(theta.shape)
     coords = {"chain": post["chain"].values, "draw": post["draw"].values, "study": list(data.study)}
+    if "observed_data" not in idata.children:
+        idata["observed_data"] = xr.Dataset(
+            {"y_obs": (("study",), inputs.y)}, coords={"study": list(data.study)}
+        )
     idata["log_likelihood"] = xr.Dataset(
         {"y_obs": (("chain", "draw", "study"), loglik)}, coords=coords
     )

@@ -29,6 +29,7 @@ from hiermeta.errors import (
     InputError,
     unknown_option,
 )
+from hiermeta.results import check_level
 
 __all__ = [
     "from_2x2",
@@ -187,17 +188,6 @@ def _dedupe(labels: list[str], duplicates: Duplicates) -> list[str]:
     return out
 
 
-def _check_ci_level(level: float) -> float:
-    try:
-        value = float(level)
-    except (TypeError, ValueError):
-        raise InputError(f"ci_level {level!r} is not a number; use e.g. 0.95") from None
-    if not 0 < value < 1:
-        hint = f" Did you mean {value / 100:g}?" if 1 < value < 100 else ""
-        raise InputError(f"ci_level must lie in (0, 1); got {level!r}.{hint}")
-    return value
-
-
 def _check_measure(measure: str, allowed: Sequence[str]) -> str:
     if not isinstance(measure, str) or measure.upper() not in [m.upper() for m in allowed]:
         raise unknown_option("measure", measure, allowed)
@@ -330,9 +320,10 @@ def from_ratio_ci(
     est = table.numeric(estimate, allow_missing=True)
     lo = table.numeric(lower, allow_missing=True)
     hi = table.numeric(upper, allow_missing=True)
-    pvals = table.numeric(p, allow_missing=True) if p else np.full(n, np.nan)
+    # p-values may be printed as inequalities ("<0.05"): those are not exact and stay NaN
+    pvals = np.array([_exact_p(v) for v in table.df[p]]) if p else np.full(n, np.nan)
     if level_column is None:
-        levels = np.full(n, _check_ci_level(float(ci_level)))
+        levels = np.full(n, check_level(ci_level))
     else:
         levels = table.numeric(level_column, allow_missing=True)
     flip = table.flags(invert)
@@ -376,7 +367,7 @@ def from_ratio_ci(
             )
         if np.isnan(levels[i]):
             raise InputError(f"{who}: CI level in column {level_column!r} is missing")
-        level = _check_ci_level(levels[i])
+        level = check_level(levels[i])
         z = _z(level)
         log_est, log_lo, log_hi = math.log(est[i]), math.log(lo[i]), math.log(hi[i])
         asymmetry = abs(log_est - (log_lo + log_hi) / 2)
@@ -402,6 +393,14 @@ def from_ratio_ci(
     return _finish(
         table, y, se, measure, usable, reasons, conversions, covariates, cluster, on_unusable
     )
+
+
+def _exact_p(raw: object) -> float:
+    """An exact p-value, or NaN for blanks and inequalities such as '<0.05'."""
+    try:
+        return float(str(raw).strip())
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _ratio_p_row(who: str, estimate: float, p: float, measure: str) -> tuple[float, float]:
