@@ -15,7 +15,12 @@ from hiermeta.errors import AsymmetricCIWarning, ExcludedStudiesWarning
 
 
 def _table(**columns: list) -> pd.DataFrame:
-    base = {"study": ["Soran 2018", "Khan 2022"], "hr": [0.66, 1.11], "lo": [0.49, 0.82], "hi": [0.88, 1.52]}
+    base = {
+        "study": ["Soran 2018", "Khan 2022"],
+        "hr": [0.66, 1.11],
+        "lo": [0.49, 0.82],
+        "hi": [0.88, 1.52],
+    }
     base.update(columns)
     return pd.DataFrame(base)
 
@@ -69,10 +74,21 @@ def test_nan_estimate_is_reported_not_dropped() -> None:
 
 
 def test_p_below_005_only_is_unusable_with_the_reason() -> None:
-    frame = pd.DataFrame({"study": ["A", "B"], "hr": [0.5, 0.83], "lo": [0.3, None], "hi": [0.8, None], "p": ["0.004", "<0.05"]})
+    frame = pd.DataFrame(
+        {
+            "study": ["A", "B"],
+            "hr": [0.5, 0.83],
+            "lo": [0.3, None],
+            "hi": [0.8, None],
+            "p": ["0.004", "<0.05"],
+        }
+    )
     with pytest.warns(ExcludedStudiesWarning):
         data = _convert(frame, p="p", on_unusable="exclude")
-    assert data.excluded.reason[0] == "no confidence interval and no exact p-value (reported p: '<0.05')"
+    assert (
+        data.excluded.reason[0]
+        == "no confidence interval and no exact p-value (reported p: '<0.05')"
+    )
 
 
 def test_exact_p_gives_the_se() -> None:
@@ -82,7 +98,10 @@ def test_exact_p_gives_the_se() -> None:
 
 
 def test_missing_column_lists_the_columns() -> None:
-    with pytest.raises(hm.InputError, match="column 'upper' not found; the table has columns \\['study', 'hr', 'lo', 'hi'\\]"):
+    with pytest.raises(
+        hm.InputError,
+        match="column 'upper' not found; the table has columns \\['study', 'hr', 'lo', 'hi'\\]",
+    ):
         hm.from_ratio_ci(_table(), estimate="hr", lower="lo", upper="upper", study="study")
 
 
@@ -91,7 +110,9 @@ def test_missing_column_lists_the_columns() -> None:
     [(95, "got 95. Did you mean 0.95?"), (1.5, "got 1.5.$"), (0, "got 0.$")],
 )
 def test_ci_level_outside_0_1(level: float, expected: str) -> None:
-    with pytest.raises(hm.InputError, match=r"ci_level must lie in \(0, 1\); " + expected.replace("?", r"\?")):
+    with pytest.raises(
+        hm.InputError, match=r"ci_level must lie in \(0, 1\); " + expected.replace("?", r"\?")
+    ):
         _convert(_table(), ci_level=level)
 
 
@@ -102,7 +123,12 @@ def test_empty_table() -> None:
 
 def test_zero_or_negative_se() -> None:
     with pytest.raises(hm.InputError, match="study 'B': standard error 0 in 'se' must be positive"):
-        hm.from_log_se(pd.DataFrame({"s": ["A", "B"], "y": [0.1, 0.2], "se": [0.1, 0.0]}), y="y", se="se", study="s")
+        hm.from_log_se(
+            pd.DataFrame({"s": ["A", "B"], "y": [0.1, 0.2], "se": [0.1, 0.0]}),
+            y="y",
+            se="se",
+            study="s",
+        )
 
 
 def test_asymmetric_ci_warns_with_the_study() -> None:
@@ -135,12 +161,16 @@ def test_user_frame_is_not_modified() -> None:
 
 def test_2x2_rejects_negative_counts() -> None:
     frame = pd.DataFrame({"a": [3, -1], "b": [10, 10], "c": [4, 4], "d": [9, 9]})
-    with pytest.raises(hm.InputError, match="study 'Study 2': count 'a' = -1 must be a whole number"):
+    with pytest.raises(
+        hm.InputError, match="study 'Study 2': count 'a' = -1 must be a whole number"
+    ):
         hm.from_2x2(frame, "a", "b", "c", "d")
 
 
 def test_unknown_measure_lists_valid_ones() -> None:
-    with pytest.raises(hm.InputError, match="unknown measure 'hazard'; valid options are 'HR', 'OR'"):
+    with pytest.raises(
+        hm.InputError, match="unknown measure 'hazard'; valid options are 'HR', 'OR'"
+    ):
         _convert(_table(), measure="hazard")
 
 

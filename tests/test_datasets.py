@@ -29,7 +29,9 @@ def test_flagship_numbers_equal_the_quoted_source() -> None:
     for column in ("hr", "ci_low", "ci_high"):
         pd.testing.assert_series_equal(ours[column], source[column], check_names=False)
     assert list(ours["quote"]) == list(source["quote"])
-    assert (ours["ci_level"].dropna() * 100).round().astype(int).tolist() == source["ci_level"].dropna().astype(int).tolist()
+    assert (ours["ci_level"].dropna() * 100).round().astype(int).tolist() == source[
+        "ci_level"
+    ].dropna().astype(int).tolist()
 
 
 def test_primary_analysis_has_one_estimate_per_cohort() -> None:

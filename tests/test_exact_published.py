@@ -99,7 +99,9 @@ def _tolerance(quantity: str, digits: int) -> float:
 def _compared(value: dict) -> bool:
     """Posterior summaries only: not bayesmeta's ML/MAP point estimates or grid-optimised modes."""
     quantity = value["quantity"]
-    return not quantity.startswith(("ml_", "map_")) and not (quantity.endswith("_mode") and quantity != "tau_mode")
+    return not quantity.startswith(("ml_", "map_")) and not (
+        quantity.endswith("_mode") and quantity != "tau_mode"
+    )
 
 
 CASES = [

@@ -22,7 +22,8 @@ IID_TOL_SD = 0.1
 def _fake_sampler(monkeypatch: pytest.MonkeyPatch, divergences: int = 0) -> list[dict]:
     calls: list[dict] = []
 
-    def fake(model, draws, tune, chains, target_accept, seed, progressbar):
+    def fake(entry, draws, tune, chains, target_accept, seed, progressbar, sampler="pymc"):
+        model = entry["model"]
         calls.append({"target_accept": target_accept, "tune": tune, "seed": seed})
         data = model["y"].get_value()
         X = model["X"].get_value()

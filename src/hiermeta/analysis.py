@@ -70,7 +70,10 @@ class Analysis:
                 out += [f"{engine}: {f}" for f in attempts[-1].failed]
         if self.agreement is not None:
             bad = self.agreement[~self.agreement["agrees"]]
-            out += [f"NUTS disagrees with the exact engine on {q} (z = {row.z:.1f})" for q, row in bad.iterrows()]
+            out += [
+                f"NUTS disagrees with the exact engine on {q} (z = {row.z:.1f})"
+                for q, row in bad.iterrows()
+            ]
         return out
 
 
@@ -110,11 +113,20 @@ def _run(spec: Spec, progressbar: bool | None) -> Analysis:
     for method in spec.engines["frequentist"]:
         for ci in spec.engines["ci"]:
             label = f"{method} ({'Knapp–Hartung' if ci == 'knapp-hartung' else 'Wald'})"
-            freq[label] = frequentist(data, method=method, ci=ci, moderators=moderators or None, levels=levels, coding=coding)
+            freq[label] = frequentist(
+                data,
+                method=method,
+                ci=ci,
+                moderators=moderators or None,
+                levels=levels,
+                coding=coding,
+            )
     group = None
     categorical = [t for t in freq[next(iter(freq))].design.terms if t.levels] if freq else []
     if len(moderators) == 1 and categorical:
-        group = subgroups(data, by=moderators[0], method="REML", levels=(levels or {}).get(moderators[0]))
+        group = subgroups(
+            data, by=moderators[0], method="REML", levels=(levels or {}).get(moderators[0])
+        )
     nuts_opts = dict(spec.nuts)
     seed = nuts_opts.pop("random_seed", 2024)
     extra = {
@@ -133,8 +145,16 @@ def _run(spec: Spec, progressbar: bool | None) -> Analysis:
                 "(the exact engine fits the normal–normal model)"
             )
         bayes[engine] = bayesian(
-            data, mu_prior=spec.mu_prior(), tau_prior=spec.tau_prior(), engine=engine, moderators=moderators or None,
-            beta_prior=spec.beta_prior(), levels=levels, coding=coding, random_seed=seed, **kwargs,
+            data,
+            mu_prior=spec.mu_prior(),
+            tau_prior=spec.tau_prior(),
+            engine=engine,
+            moderators=moderators or None,
+            beta_prior=spec.beta_prior(),
+            levels=levels,
+            coding=coding,
+            random_seed=seed,
+            **kwargs,
         )
     agreement_table = None
     if "exact" in bayes and "nuts" in bayes and not (extra["subgroup_tau"] or extra["multilevel"]):
@@ -144,7 +164,9 @@ def _run(spec: Spec, progressbar: bool | None) -> Analysis:
     sens = None
     if spec.sensitivity is not None:
         sens = sensitivity(
-            data, catalogue(spec.sensitivity.get("catalogue", "logHR")), mu_prior=spec.mu_prior(),
+            data,
+            catalogue(spec.sensitivity.get("catalogue", "logHR")),
+            mu_prior=spec.mu_prior(),
             engine=spec.sensitivity.get("engine", "exact"),
             thresholds=tuple(spec.report.get("thresholds", (1.0, 0.8))),
         )
@@ -152,4 +174,13 @@ def _run(spec: Spec, progressbar: bool | None) -> Analysis:
     if spec.simulation is not None:
         frame = spec.raw_table()
         truth = frame.groupby("n_organs", sort=False)["true_hr"].first().to_frame()
-    return Analysis(spec=spec, data=data, frequentist=freq, bayes=bayes, subgroups=group, sensitivity=sens, agreement=agreement_table, truth=truth)
+    return Analysis(
+        spec=spec,
+        data=data,
+        frequentist=freq,
+        bayes=bayes,
+        subgroups=group,
+        sensitivity=sens,
+        agreement=agreement_table,
+        truth=truth,
+    )

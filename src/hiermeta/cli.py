@@ -26,9 +26,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Bayesian hierarchical meta-analysis of hazard ratios and other effect sizes.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run an analysis spec (models/<spec>.toml) and write its report")
+    run = sub.add_parser(
+        "run", help="run an analysis spec (models/<spec>.toml) and write its report"
+    )
     run.add_argument("spec", nargs="+", help="one or more TOML specs")
-    run.add_argument("--out", default="out", help="output folder (default: out/; one subfolder per spec when several)")
+    run.add_argument(
+        "--out",
+        default="out",
+        help="output folder (default: out/; one subfolder per spec when several)",
+    )
     run.add_argument("--json", action="store_true", help="print only the summary JSON on stdout")
     run.add_argument("--no-progress", action="store_true", help="no sampling progress bar")
     fit = sub.add_parser("fit", help="fit a CSV of ratios with confidence intervals")
@@ -38,9 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--lower", required=True, help="column with the lower CI bound")
     fit.add_argument("--upper", required=True, help="column with the upper CI bound")
     fit.add_argument("--study", help="column with study labels")
-    fit.add_argument("--ci-level", default="0.95", help="CI level as a fraction, or a column name (default 0.95)")
-    fit.add_argument("--moderator", action="append", default=[], help="moderator column (repeatable)")
-    fit.add_argument("--tau-prior", default="halfnormal(0.5)", help="e.g. halfnormal(0.5), halfcauchy(0.5), inversegamma(2.42,0.30)")
+    fit.add_argument(
+        "--ci-level", default="0.95", help="CI level as a fraction, or a column name (default 0.95)"
+    )
+    fit.add_argument(
+        "--moderator", action="append", default=[], help="moderator column (repeatable)"
+    )
+    fit.add_argument(
+        "--tau-prior",
+        default="halfnormal(0.5)",
+        help="e.g. halfnormal(0.5), halfcauchy(0.5), inversegamma(2.42,0.30)",
+    )
     fit.add_argument("--mu-prior", default="normal(0,1)", help="e.g. normal(0,1), flat()")
     fit.add_argument("--engine", default="exact", choices=["exact", "nuts"])
     fit.add_argument("--seed", type=int, default=2024, help="random seed (default 2024)")
@@ -109,6 +123,25 @@ def _run_spec(path: Path, out: Path | None, as_json: bool, progress: bool) -> di
     return summary
 
 
+def _write_index(out: Path, results: dict[str, dict]) -> None:
+    """out/index.html linking each spec's report, with its headline statement."""
+    import html
+
+    items = []
+    for name, summary in results.items():
+        first = summary["statements"][0] if summary["statements"] else ""
+        flag = " — DIAGNOSTICS FAILED" if summary["failed_diagnostics"] else ""
+        items.append(
+            f"<li><a href='{name}/report.html'>{html.escape(summary['title'])}</a>{flag}<br><small>{html.escape(first)}</small></li>"
+        )
+    page = (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>hiermeta reports</title>"
+        "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto}li{margin:.8rem 0}</style>"
+        "</head><body><h1>hiermeta reports</h1><ul>" + "".join(items) + "</ul></body></html>"
+    )
+    (out / "index.html").write_text(page, encoding="utf-8")
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "datasets":
@@ -123,6 +156,8 @@ def _main(argv: Sequence[str] | None) -> int:
         for path in paths:
             out = Path(args.out) if len(paths) == 1 else Path(args.out) / path.stem
             results[path.stem] = _run_spec(path, out, args.json, progress)
+        if len(paths) > 1:
+            _write_index(Path(args.out), results)
         if args.json:
             payload = next(iter(results.values())) if len(results) == 1 else results
             print(json.dumps(payload, indent=2, ensure_ascii=False))

@@ -13,7 +13,9 @@ from hiermeta.posterior import BayesianResult
 __all__ = ["compare"]
 
 
-def compare(*fits: Any, ci_level: float = 0.95, pi_kind: str = "t-k-1", names: list[str] | None = None) -> pd.DataFrame:
+def compare(
+    *fits: Any, ci_level: float = 0.95, pi_kind: str = "t-k-1", names: list[str] | None = None
+) -> pd.DataFrame:
     """One row per fit: pooled effect, interval, tau, prediction interval, P(effect < 1).
 
     Parameters
@@ -42,9 +44,14 @@ def compare(*fits: Any, ci_level: float = 0.95, pi_kind: str = "t-k-1", names: l
             pi = fit.prediction_interval(pi_kind, ci_level) if fit.k >= 3 else None
             label = f"{fit.method} ({'Knapp–Hartung' if fit.ci == 'knapp-hartung' else 'Wald'})"
             row = {
-                "estimate": est, "ci_low": lo, "ci_high": hi, "tau": fit.tau,
-                "pi_low": pi["low"] if pi else np.nan, "pi_high": pi["high"] if pi else np.nan,
-                "pi": f"frequentist, {pi_kind}" if pi else "", "p_benefit": np.nan,
+                "estimate": est,
+                "ci_low": lo,
+                "ci_high": hi,
+                "tau": fit.tau,
+                "pi_low": pi["low"] if pi else np.nan,
+                "pi_high": pi["high"] if pi else np.nan,
+                "pi": f"frequentist, {pi_kind}" if pi else "",
+                "p_benefit": np.nan,
                 "interval": "confidence",
             }
         elif isinstance(fit, BayesianResult):
@@ -52,9 +59,13 @@ def compare(*fits: Any, ci_level: float = 0.95, pi_kind: str = "t-k-1", names: l
             pred = fit.quantile("predictive", [tail, 1 - tail])
             label = f"Bayes {fit.engine} (tau ~ {fit.tau_prior.name})"
             row = {
-                "estimate": mu[1], "ci_low": mu[0], "ci_high": mu[2],
+                "estimate": mu[1],
+                "ci_low": mu[0],
+                "ci_high": mu[2],
                 "tau": float(fit.quantile("tau", 0.5)),
-                "pi_low": pred[0], "pi_high": pred[1], "pi": "posterior predictive",
+                "pi_low": pred[0],
+                "pi_high": pred[1],
+                "pi": "posterior predictive",
                 "p_benefit": fit.prob(1.0) if fit.data.is_ratio else np.nan,
                 "interval": "credible",
             }

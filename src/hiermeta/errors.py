@@ -64,9 +64,8 @@ def unknown_option(what: str, value: object, valid: Iterable[str]) -> InputError
     if isinstance(value, str):
         import difflib
 
-        close = difflib.get_close_matches(value, list(valid), n=1, cutoff=0.5)
-        if not close:
-            close = [v for v in valid if v.lower() == value.lower()]
+        by_lower = {str(v).lower(): v for v in valid}
+        close = difflib.get_close_matches(value.lower(), list(by_lower), n=1, cutoff=0.5)
         if close:
-            hint = f" Did you mean {close[0]!r}?"
+            hint = f" Did you mean {by_lower[close[0]]!r}?"
     return InputError(f"unknown {what} {value!r}; valid options are {options}.{hint}")

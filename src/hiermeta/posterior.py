@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -200,7 +200,13 @@ class BayesianResult(ABC):
         return self.posterior(param)
 
     # ------------------------------------------------------------------ questions
-    def quantile(self, param: str, q: float | Sequence[float]) -> np.ndarray | float:
+    @overload
+    def quantile(self, param: str, q: float) -> float: ...
+
+    @overload
+    def quantile(self, param: str, q: Sequence[float] | np.ndarray) -> np.ndarray: ...
+
+    def quantile(self, param: str, q: float | Sequence[float] | np.ndarray) -> np.ndarray | float:
         """Posterior quantile(s) of ``param`` (analysis scale: log HR for ``mu``, ``predictive``)."""
         probs = np.atleast_1d(np.asarray(q, dtype=float))
         if np.any((probs <= 0) | (probs >= 1)):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -307,7 +307,7 @@ class Uniform(TauPrior):
         if not float(self.upper) > 0:
             raise InputError(f"prior parameter upper must be positive; got {self.upper!r}")
 
-    @property  # type: ignore[misc]
+    @property
     def proper(self) -> bool:  # type: ignore[override]
         return math.isfinite(self.upper)
 
@@ -662,7 +662,7 @@ def from_spec(spec: dict[str, Any] | str, kind: str = "tau") -> TauPrior | MuPri
     if family not in families:
         raise unknown_option(f"{kind} prior family", family, list(families))
     cls = families[family]
-    valid = [f for f in cls.__dataclass_fields__ if f not in ("citation", "label", "se")]
+    valid = [f.name for f in fields(cls) if f.name not in ("label", "se")]
     for key in spec:
         if key not in valid:
             raise unknown_option(f"parameter of {family}", key, valid)

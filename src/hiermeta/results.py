@@ -18,10 +18,10 @@ __all__ = ["PI_KINDS", "check_level", "jsonable", "pi_critical", "ratio_columns"
 PI_KINDS = ("z", "t-k-1", "t-k-2")
 
 
-def check_level(level: float, name: str = "ci_level") -> float:
+def check_level(level: object, name: str = "ci_level") -> float:
     """Validate an interval level given as a fraction."""
     try:
-        value = float(level)
+        value = float(level)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise InputError(f"{name} {level!r} is not a number; use e.g. 0.95") from None
     if not 0 < value < 1:

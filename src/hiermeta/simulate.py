@@ -53,7 +53,9 @@ def simulate(
     rng = np.random.default_rng(random_seed)
     if isinstance(mu, Mapping):
         if not strata or sum(strata.values()) != k:
-            raise InputError(f"strata {dict(strata or {})} must give the number of studies per stratum, summing to k = {k}")
+            raise InputError(
+                f"strata {dict(strata or {})} must give the number of studies per stratum, summing to k = {k}"
+            )
         unknown = set(strata) - set(mu)
         if unknown:
             raise InputError(f"no true mean given for strata {sorted(unknown)}")

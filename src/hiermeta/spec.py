@@ -27,8 +27,39 @@ from hiermeta.simulate import simulate
 __all__ = ["Spec", "load_spec"]
 
 _SCHEMA: dict[str, set[str]] = {
-    "": {"title", "description", "data", "model", "priors", "engines", "nuts", "sensitivity", "simulation", "report"},
-    "data": {"dataset", "csv", "subset", "measure", "input", "study", "estimate", "lower", "upper", "ci_level", "p", "invert", "y", "se", "variance", "cluster", "covariates", "on_unusable", "note"},
+    "": {
+        "title",
+        "description",
+        "data",
+        "model",
+        "priors",
+        "engines",
+        "nuts",
+        "sensitivity",
+        "simulation",
+        "report",
+    },
+    "data": {
+        "dataset",
+        "csv",
+        "subset",
+        "measure",
+        "input",
+        "study",
+        "estimate",
+        "lower",
+        "upper",
+        "ci_level",
+        "p",
+        "invert",
+        "y",
+        "se",
+        "variance",
+        "cluster",
+        "covariates",
+        "on_unusable",
+        "note",
+    },
     "model": {"moderators", "levels", "coding", "subgroup_tau", "multilevel", "random_effects"},
     "priors": {"mu", "tau", "beta"},
     "engines": {"bayesian", "frequentist", "ci"},
@@ -73,15 +104,16 @@ class Spec:
     # ------------------------------------------------------------------ priors
     def mu_prior(self) -> MuPrior:
         """Prior on mu (default Normal(0, 1))."""
-        return self._prior("mu", DEFAULT_MU)  # type: ignore[return-value]
+        prior: MuPrior = self._prior("mu", DEFAULT_MU)
+        return prior
 
     def beta_prior(self) -> MuPrior:
         """Prior on the other coefficients (default Normal(0, 1))."""
-        return self._prior("beta", DEFAULT_MU)  # type: ignore[return-value]
+        return self._prior("beta", DEFAULT_MU)
 
     def tau_prior(self) -> TauPrior:
         """Prior on tau (default HalfNormal(0.5))."""
-        return self._prior("tau", DEFAULT_TAU)  # type: ignore[return-value]
+        return self._prior("tau", DEFAULT_TAU)
 
     def _prior(self, which: str, default: Any) -> Any:
         spec = self.priors.get(which)
@@ -105,31 +137,68 @@ class Spec:
         subset = self.data.get("subset")
         if subset:
             if subset not in frame.columns:
-                raise SpecError(f"{self.path.name}: [data] subset column {subset!r} not found; columns are {list(frame.columns)}")
-            frame = frame[frame[subset].astype(str).str.lower().isin(["true", "1"])].reset_index(drop=True)
+                raise SpecError(
+                    f"{self.path.name}: [data] subset column {subset!r} not found; columns are {list(frame.columns)}"
+                )
+            frame = frame[frame[subset].astype(str).str.lower().isin(["true", "1"])].reset_index(
+                drop=True
+            )
         return frame
 
     def effects(self) -> EffectData:
         """The studies as :class:`EffectData`, converted as the spec says."""
         d = self.data
-        if "dataset" in d and set(d) <= {"dataset", "subset", "covariates", "note"} and self.simulation is None:
-            return load_effects(d["dataset"], subset=d.get("subset"), covariates=d.get("covariates"))
+        if (
+            "dataset" in d
+            and set(d) <= {"dataset", "subset", "covariates", "note"}
+            and self.simulation is None
+        ):
+            return load_effects(
+                d["dataset"], subset=d.get("subset"), covariates=d.get("covariates")
+            )
         frame = self.raw_table()
         if self.simulation is not None:
-            return from_ratio_ci(frame, "hr", "ci_low", "ci_high", study="study", covariates=["n_organs"])
+            return from_ratio_ci(
+                frame, "hr", "ci_low", "ci_high", study="study", covariates=["n_organs"]
+            )
         kind = d.get("input", "ratio_ci")
-        common = {"study": d.get("study"), "covariates": d.get("covariates")}
+        common: dict[str, Any] = {"study": d.get("study"), "covariates": d.get("covariates")}
         if kind == "ratio_ci":
             return from_ratio_ci(
-                frame, d["estimate"], d["lower"], d["upper"], ci_level=d.get("ci_level", 0.95),
-                measure=d.get("measure", "HR"), cluster=d.get("cluster"), invert=d.get("invert"),
-                p=d.get("p"), on_unusable=d.get("on_unusable", "raise"), **common,
+                frame,
+                d["estimate"],
+                d["lower"],
+                d["upper"],
+                ci_level=d.get("ci_level", 0.95),
+                measure=d.get("measure", "HR"),
+                cluster=d.get("cluster"),
+                invert=d.get("invert"),
+                p=d.get("p"),
+                on_unusable=d.get("on_unusable", "raise"),
+                **common,
             )
         if kind == "ratio_p":
-            return from_ratio_p(frame, d["estimate"], d["p"], measure=d.get("measure", "HR"), cluster=d.get("cluster"), **common)
+            return from_ratio_p(
+                frame,
+                d["estimate"],
+                d["p"],
+                measure=d.get("measure", "HR"),
+                cluster=d.get("cluster"),
+                **common,
+            )
         if kind == "log_se":
-            return from_log_se(frame, d["y"], se=d.get("se"), variance=d.get("variance"), measure=d.get("measure", "HR"), cluster=d.get("cluster"), **common)
-        raise SpecError(f"{self.path.name}: [data] input {kind!r} is unknown; valid: 'ratio_ci', 'ratio_p', 'log_se'")
+            return from_log_se(
+                frame,
+                d["y"],
+                se=d.get("se"),
+                variance=d.get("variance"),
+                measure=d.get("measure", "HR"),
+                cluster=d.get("cluster"),
+                **common,
+            )
+        raise SpecError(
+            f"{self.path.name}: [data] input {kind!r} is unknown; valid: 'ratio_ci', 'ratio_p', 'log_se'"
+        )
 
 
 def read_csv_checked(path: Path) -> pd.DataFrame:
@@ -139,7 +208,9 @@ def read_csv_checked(path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, encoding="utf-8")
     except UnicodeDecodeError as err:
-        raise InputError(f"{path.name}: not UTF-8 text (byte {err.start}); save the file as UTF-8") from None
+        raise InputError(
+            f"{path.name}: not UTF-8 text (byte {err.start}); save the file as UTF-8"
+        ) from None
     except pd.errors.EmptyDataError:
         raise InputError(f"{path.name}: the file is empty") from None
     except pd.errors.ParserError as err:
@@ -193,12 +264,16 @@ def load_spec(path: str | Path) -> Spec:
     data = raw.get("data", {})
     simulation = raw.get("simulation")
     if simulation is None and not ({"dataset", "csv"} & set(data)):
-        raise SpecError(f"{path.name}: [data] needs 'dataset' (one of the bundled datasets) or 'csv', or give a [simulation]")
+        raise SpecError(
+            f"{path.name}: [data] needs 'dataset' (one of the bundled datasets) or 'csv', or give a [simulation]"
+        )
     engines = raw.get("engines", {})
     bayes = engines.get("bayesian", ["exact"])
     for engine in bayes:
         if engine not in ("exact", "nuts"):
-            raise SpecError(f"{path.name}: [engines] bayesian has {engine!r}; valid: 'exact', 'nuts'")
+            raise SpecError(
+                f"{path.name}: [engines] bayesian has {engine!r}; valid: 'exact', 'nuts'"
+            )
     spec = Spec(
         path=path,
         title=str(raw.get("title", path.stem)),
@@ -206,7 +281,11 @@ def load_spec(path: str | Path) -> Spec:
         data=data,
         model=raw.get("model", {}),
         priors=raw.get("priors", {}),
-        engines={"bayesian": list(bayes), "frequentist": list(engines.get("frequentist", ["DL", "REML"])), "ci": list(engines.get("ci", ["wald", "knapp-hartung"]))},
+        engines={
+            "bayesian": list(bayes),
+            "frequentist": list(engines.get("frequentist", ["DL", "REML"])),
+            "ci": list(engines.get("ci", ["wald", "knapp-hartung"])),
+        },
         nuts=raw.get("nuts", {}),
         sensitivity=raw.get("sensitivity"),
         simulation=simulation,

@@ -223,7 +223,7 @@ def _finish(
         raise unknown_option("on_unusable", on_unusable, ["raise", "exclude"])
     bad = np.flatnonzero(~usable)
     if bad.size and on_unusable == "raise":
-        listing = "; ".join(f"{table.who(i)}: {reasons[i]}" for i in bad)
+        listing = "; ".join(f"{table.who(int(i))}: {reasons[i]}" for i in bad)
         raise InputError(
             f"{bad.size} row(s) cannot enter an inverse-variance model — {listing}. "
             "Fix them, or pass on_unusable='exclude' to drop them with this reason recorded."

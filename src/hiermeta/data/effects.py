@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from hiermeta.errors import InputError, unknown_option
 
@@ -118,17 +119,17 @@ class EffectData:
         """Name of the analysis scale, e.g. ``"log HR"``."""
         return f"log {self.measure}" if self.is_ratio else self.measure
 
-    def to_natural(self, values: np.ndarray | float) -> np.ndarray:
+    def to_natural(self, values: ArrayLike) -> np.ndarray:
         """Map analysis-scale values to the reporting scale (``exp`` for ratio measures)."""
         array = np.asarray(values, dtype=float)
         return np.exp(array) if self.is_ratio else array
 
-    def from_natural(self, values: np.ndarray | float) -> np.ndarray:
+    def from_natural(self, values: ArrayLike) -> np.ndarray:
         """Map reporting-scale values (e.g. an HR threshold) to the analysis scale."""
         array = np.asarray(values, dtype=float)
         if self.is_ratio:
             if np.any(array <= 0):
-                raise InputError(f"a {self.measure} threshold must be positive; got {values}")
+                raise InputError(f"a {self.measure} threshold must be positive; got {values!r}")
             return np.log(array)
         return array
 

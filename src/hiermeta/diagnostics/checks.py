@@ -61,8 +61,11 @@ def check(result: Any) -> pd.DataFrame:
     stats = result.idata.sample_stats
     divergences = int(np.asarray(stats["diverging"].values).sum())
     rows.append(("sampler", "divergences", float(divergences), THRESHOLDS["divergences"], "≤"))
-    if "reached_max_treedepth" in stats:
-        depth = int(np.asarray(stats["reached_max_treedepth"].values).sum())
+    depth_name = next(
+        (n for n in ("reached_max_treedepth", "maxdepth_reached") if n in stats), None
+    )
+    if depth_name:  # PyMC and nutpie name it differently
+        depth = int(np.asarray(stats[depth_name].values).sum())
         rows.append(("sampler", "max_treedepth_hits", float(depth), 0.0, "≤"))
     if "energy" in stats:
         bfmi = np.atleast_1d(
@@ -89,5 +92,5 @@ def failed_checks(result: Any) -> list[str]:
     failed = table[~table["passed"]]
     return [
         f"{param} {diag} = {row.value:.4g} (needs {row.rule} {row.threshold:g})"
-        for (param, diag), row in failed.iterrows()
+        for (param, diag), row in zip(failed.index, failed.itertuples(), strict=True)
     ]

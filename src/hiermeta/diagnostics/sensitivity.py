@@ -51,6 +51,8 @@ def sensitivity(
             row["note"] = "exact engine only"
             rows.append(row)
             continue
+        if engine == "nuts":  # one compiled model per prior family, reused across the sweep
+            kwargs.setdefault("sampler", "nutpie")
         fit = bayesian(data, mu_prior=mu_prior, tau_prior=prior, engine=engine, **kwargs)
         mu = fit.quantile("mu", [tail, 0.5, 1 - tail])
         pred = fit.quantile("predictive", [tail, 1 - tail])

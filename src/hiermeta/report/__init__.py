@@ -4,4 +4,11 @@ from hiermeta.report.plots import forest, posterior_plot, sensitivity_plot, tau_
 from hiermeta.report.statements import probability_statements
 from hiermeta.report.writer import write_report
 
-__all__ = ["forest", "posterior_plot", "probability_statements", "sensitivity_plot", "tau_plot", "write_report"]
+__all__ = [
+    "forest",
+    "posterior_plot",
+    "probability_statements",
+    "sensitivity_plot",
+    "tau_plot",
+    "write_report",
+]

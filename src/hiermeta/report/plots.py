@@ -32,7 +32,27 @@ def _ratio_axis(ax: Axes) -> None:
 
     ax.set_xscale("log")
     low, high = ax.get_xlim()
-    candidates = [0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 10, 20]
+    candidates = [
+        0.05,
+        0.1,
+        0.2,
+        0.25,
+        0.3,
+        0.4,
+        0.5,
+        0.6,
+        0.7,
+        0.8,
+        1,
+        1.25,
+        1.5,
+        2,
+        3,
+        4,
+        5,
+        10,
+        20,
+    ]
     ticks = [t for t in candidates if low <= t <= high]
     if len(ticks) > 9:
         ticks = [t for t in ticks if t in (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10, 20)]
@@ -88,7 +108,14 @@ def forest(
     for group in groups:
         part = rows[rows["group"] == group] if by else rows
         if by:
-            ax.text(0.005, y_pos, f"{by} = {group}", transform=ax.get_yaxis_transform(), fontweight="bold", va="center")
+            ax.text(
+                0.005,
+                y_pos,
+                f"{by} = {group}",
+                transform=ax.get_yaxis_transform(),
+                fontweight="bold",
+                va="center",
+            )
             y_pos -= 1
         for _, r in part.iterrows():
             ax.plot(to_ratio([r.y_low, r.y_high]), [y_pos + 0.15] * 2, color=OBSERVED, lw=1.2)
@@ -106,7 +133,14 @@ def forest(
         labels.append(f"{p.label} (Bayes)")
         value_labels.append(fmt(p.est, p.low, p.high))
         if np.isfinite(p.pi_low):
-            ax.plot(to_ratio([p.pi_low, p.pi_high]), [y_pos - 0.45] * 2, color=PREDICT, lw=3, alpha=0.7, solid_capstyle="butt")
+            ax.plot(
+                to_ratio([p.pi_low, p.pi_high]),
+                [y_pos - 0.45] * 2,
+                color=PREDICT,
+                lw=3,
+                alpha=0.7,
+                solid_capstyle="butt",
+            )
         y_pos -= 1
         if "freq" in p and np.isfinite(p.get("freq", np.nan)):
             ax.plot(to_ratio([p.freq_low, p.freq_high]), [y_pos] * 2, color=FREQ, lw=1.5)
@@ -121,11 +155,29 @@ def forest(
         _ratio_axis(ax)
     ax.set_yticks(ticks, labels, fontsize=8)
     for tick, text in zip(ticks, value_labels, strict=True):
-        ax.text(1.01, tick, text, transform=ax.get_yaxis_transform(), fontsize=7.5, va="center", family="monospace")
+        ax.text(
+            1.01,
+            tick,
+            text,
+            transform=ax.get_yaxis_transform(),
+            fontsize=7.5,
+            va="center",
+            family="monospace",
+        )
     ax.set_ylim(y_pos + 0.3, 0.8)
     measure = result.data.measure
-    ax.set_xlabel(f"{measure} (log scale; < 1 favours treatment)" if result.data.is_ratio else measure)
-    ax.text(1.01, 1.0, f"{measure} [{level:.0%} interval]", transform=ax.transAxes, fontsize=7.5, va="bottom", family="monospace")
+    ax.set_xlabel(
+        f"{measure} (log scale; < 1 favours treatment)" if result.data.is_ratio else measure
+    )
+    ax.text(
+        1.01,
+        1.0,
+        f"{measure} [{level:.0%} interval]",
+        transform=ax.transAxes,
+        fontsize=7.5,
+        va="bottom",
+        family="monospace",
+    )
     from matplotlib.lines import Line2D
 
     handles = [
@@ -135,14 +187,34 @@ def forest(
         Line2D([], [], color=PREDICT, lw=3, label="predictive interval for a new study"),
     ]
     if freq is not None:
-        handles.append(Line2D([], [], color=FREQ, marker="D", mfc="white", label=f"frequentist {freq.method}, {level:.0%} CI"))
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.01), ncol=2, fontsize=8, frameon=False)
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=FREQ,
+                marker="D",
+                mfc="white",
+                label=f"frequentist {freq.method}, {level:.0%} CI",
+            )
+        )
+    ax.legend(
+        handles=handles,
+        loc="lower left",
+        bbox_to_anchor=(0, 1.01),
+        ncol=2,
+        fontsize=8,
+        frameon=False,
+    )
     ax.grid(axis="x", alpha=0.3)
     return ax
 
 
 def posterior_plot(
-    result: BayesianResult, thresholds: tuple[float, ...] = (1.0, 0.8), param: str = "mu", ax: Axes | None = None, **kwargs: Any
+    result: BayesianResult,
+    thresholds: tuple[float, ...] = (1.0, 0.8),
+    param: str = "mu",
+    ax: Axes | None = None,
+    **kwargs: Any,
 ) -> Axes:
     """Posterior density of the pooled ratio, with P(ratio < threshold) marked."""
     ax = _new_axes(ax, kwargs.pop("figsize", (7, 3.8)))
@@ -157,11 +229,21 @@ def posterior_plot(
     ax.plot(ratio, dens_ratio, color=SHRUNK)
     for t, colour in zip(thresholds, ["#d62728", "#9467bd", "#8c564b"], strict=False):
         mask = ratio < t
-        ax.fill_between(ratio[mask], dens_ratio[mask], alpha=0.25, color=colour, label=f"P({data.measure} < {t:g}) = {result.prob(t, param=param):.3f}")
+        ax.fill_between(
+            ratio[mask],
+            dens_ratio[mask],
+            alpha=0.25,
+            color=colour,
+            label=f"P({data.measure} < {t:g}) = {result.prob(t, param=param):.3f}",
+        )
         ax.axvline(t, color=colour, lw=0.8, ls="--")
     if data.is_ratio:
         _ratio_axis(ax)
-    label = "pooled (mean) " if param == "mu" else ("new-study " if param.startswith("predictive") else "")
+    label = (
+        "pooled (mean) "
+        if param == "mu"
+        else ("new-study " if param.startswith("predictive") else "")
+    )
     ax.set_xlabel(f"{label}{data.measure}")
     ax.set_ylabel("posterior density")
     ax.set_yticks([])
@@ -181,24 +263,45 @@ def tau_plot(result: BayesianResult, ax: Axes | None = None, **kwargs: Any) -> A
     if prior.proper:
         ax.plot(x, np.exp(prior.logpdf(x)), color="grey", ls="--", label=f"prior: {prior.name}")
     else:
-        ax.text(0.98, 0.9, f"prior: {prior.name} (improper, not drawn)", transform=ax.transAxes, ha="right", fontsize=8)
+        ax.text(
+            0.98,
+            0.9,
+            f"prior: {prior.name} (improper, not drawn)",
+            transform=ax.transAxes,
+            ha="right",
+            fontsize=8,
+        )
     ax.set_xlabel("tau (between-study SD of the log effect)")
     ax.set_yticks([])
     ax.legend(fontsize=9, frameon=False)
     return ax
 
 
-def sensitivity_plot(table: pd.DataFrame, measure: str = "HR", ax: Axes | None = None, **kwargs: Any) -> Axes:
+def sensitivity_plot(
+    table: pd.DataFrame, measure: str = "HR", ax: Axes | None = None, **kwargs: Any
+) -> Axes:
     """Pooled estimate and interval under each prior of a sensitivity table."""
     rows = table.dropna(subset=["estimate"])
     ax = _new_axes(ax, kwargs.pop("figsize", (8, 0.45 * len(rows) + 1.2)))
     positions = -np.arange(len(rows))
     ax.errorbar(
-        rows["estimate"], positions,
+        rows["estimate"],
+        positions,
         xerr=[rows["estimate"] - rows["ci_low"], rows["ci_high"] - rows["estimate"]],
-        fmt="o", color=POOLED, capsize=3, label="mean effect, 95% CrI",
+        fmt="o",
+        color=POOLED,
+        capsize=3,
+        label="mean effect, 95% CrI",
     )
-    ax.hlines(positions - 0.25, rows["pi_low"], rows["pi_high"], color=PREDICT, lw=2.5, alpha=0.7, label="predictive interval")
+    ax.hlines(
+        positions - 0.25,
+        rows["pi_low"],
+        rows["pi_high"],
+        color=PREDICT,
+        lw=2.5,
+        alpha=0.7,
+        label="predictive interval",
+    )
     ax.set_yticks(positions, rows.index, fontsize=8)
     ax.axvline(1.0, color="grey", lw=0.8, ls="--")
     _ratio_axis(ax)

@@ -21,7 +21,10 @@ def _probs(result: BayesianResult, param: str, thresholds: tuple[float, ...]) ->
 
 
 def probability_statements(
-    result: BayesianResult, thresholds: tuple[float, ...] = (1.0, 0.8), level: float = 0.95, treatment: str = "the treatment"
+    result: BayesianResult,
+    thresholds: tuple[float, ...] = (1.0, 0.8),
+    level: float = 0.95,
+    treatment: str = "the treatment",
 ) -> list[str]:
     """Sentences for the mean effect, a new study, each subgroup and each contrast.
 
@@ -51,7 +54,11 @@ def probability_statements(
     for term in result.design.terms:
         if term.levels:
             for name in term.levels:
-                block(f"{term.name}={name}", f"predictive[{term.name}={name}]", f"{term.name} = {name}")
+                block(
+                    f"{term.name}={name}",
+                    f"predictive[{term.name}={name}]",
+                    f"{term.name} = {name}",
+                )
             reference = term.levels[0]
             for other in term.levels[1:]:
                 first, second = f"{term.name}={other}", f"{term.name}={reference}"

@@ -43,20 +43,38 @@ def forest_rows(result: BayesianResult, by: str | None = None, level: float = 0.
 
 
 def pooled_rows(
-    result: BayesianResult, freq: FrequentistResult | None, by: str | None = None, level: float = 0.95, pi_kind: str = "t-k-1"
+    result: BayesianResult,
+    freq: FrequentistResult | None,
+    by: str | None = None,
+    level: float = 0.95,
+    pi_kind: str = "t-k-1",
 ) -> pd.DataFrame:
     """Pooled estimates per group (or overall): Bayesian median/CrI, predictive, frequentist CI."""
     tail = (1 - level) / 2
     rows: list[dict[str, Any]] = []
     if by:
         term = result.design.term(by)
-        freq_levels = freq.predict_levels(by, level) if freq is not None and freq.is_regression else None
+        freq_levels = (
+            freq.predict_levels(by, level) if freq is not None and freq.is_regression else None
+        )
         for name in term.levels:
             param = f"{by}={name}"
             q = result.quantile(param, [tail, 0.5, 1 - tail])
             pred_name = f"predictive[{param}]"
-            pred = result.quantile(pred_name, [tail, 1 - tail]) if pred_name in result.parameters() else [np.nan, np.nan]
-            row = {"group": name, "label": f"{by} = {name}", "est": q[1], "low": q[0], "high": q[2], "pi_low": pred[0], "pi_high": pred[1]}
+            pred = (
+                result.quantile(pred_name, [tail, 1 - tail])
+                if pred_name in result.parameters()
+                else [np.nan, np.nan]
+            )
+            row = {
+                "group": name,
+                "label": f"{by} = {name}",
+                "est": q[1],
+                "low": q[0],
+                "high": q[2],
+                "pi_low": pred[0],
+                "pi_high": pred[1],
+            }
             if freq_levels is not None:
                 f = freq_levels.loc[name]
                 row.update(freq=f["estimate"], freq_low=f["ci_low"], freq_high=f["ci_high"])
@@ -64,7 +82,15 @@ def pooled_rows(
     else:
         q = result.quantile("mu", [tail, 0.5, 1 - tail])
         pred = result.quantile("predictive", [tail, 1 - tail])
-        row = {"group": "All studies", "label": "Pooled", "est": q[1], "low": q[0], "high": q[2], "pi_low": pred[0], "pi_high": pred[1]}
+        row = {
+            "group": "All studies",
+            "label": "Pooled",
+            "est": q[1],
+            "low": q[0],
+            "high": q[2],
+            "pi_low": pred[0],
+            "pi_high": pred[1],
+        }
         if freq is not None:
             c = freq.coefficients(level).iloc[0]
             row.update(freq=c["estimate"], freq_low=c["ci_low"], freq_high=c["ci_high"])

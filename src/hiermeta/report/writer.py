@@ -61,7 +61,7 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float | np.floating):
         if not np.isfinite(value):
             return ""
-        return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.3e}"
+        return f"{value:.4g}" if abs(float(value)) < 1e5 else f"{value:.3e}"
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "NO"
     return str(value)
@@ -93,19 +93,28 @@ def _html(blocks: list[_Block], folder: Path, title: str) -> str:
             parts.append(f"<p>{html.escape(b.content)}</p>")
         elif b.kind == "alert":
             css = "ok" if b.caption == "ok" else "alert"
-            parts.append(f"<div class='{css}'>{html.escape(b.content).replace(chr(10), '<br>')}</div>")
+            parts.append(
+                f"<div class='{css}'>{html.escape(b.content).replace(chr(10), '<br>')}</div>"
+            )
         elif b.kind == "list":
-            parts.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in b.content) + "</ul>")
+            parts.append(
+                "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in b.content) + "</ul>"
+            )
         elif b.kind == "table":
             frame = b.content.reset_index()
             head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-            body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in frame.itertuples(index=False))
+            body = "".join(
+                "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
+                for row in frame.itertuples(index=False)
+            )
             parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
             if b.caption:
                 parts.append(f"<p><em>{html.escape(b.caption)}</em></p>")
         elif b.kind == "image":
             data = base64.b64encode((folder / b.content).read_bytes()).decode("ascii")
-            parts.append(f"<figure><img alt='{html.escape(b.caption)}' src='data:image/png;base64,{data}'><figcaption>{html.escape(b.caption)}</figcaption></figure>")
+            parts.append(
+                f"<figure><img alt='{html.escape(b.caption)}' src='data:image/png;base64,{data}'><figcaption>{html.escape(b.caption)}</figcaption></figure>"
+            )
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -115,7 +124,9 @@ def _methods(analysis: Any) -> list[str]:
     data, spec, primary = analysis.data, analysis.spec, analysis.primary
     source = spec.data.get("dataset") or spec.data.get("csv") or "simulation"
     subset = f", rows with {spec.data['subset']} = true" if spec.data.get("subset") else ""
-    conversions = pd.Series(data.conversions).value_counts() if data.conversions else pd.Series(dtype=int)
+    conversions = (
+        pd.Series(data.conversions).value_counts() if data.conversions else pd.Series(dtype=int)
+    )
     conv_text = "; ".join(f"{n} × {how}" for how, n in conversions.items())
     lines = [
         f"Data: {data.k} estimates from {source}{subset}. Effect scale: log {data.measure} "
@@ -124,19 +135,27 @@ def _methods(analysis: Any) -> list[str]:
     if len(data.excluded):
         lines.append(
             "Excluded (cannot enter an inverse-variance model): "
-            + "; ".join(f"{s} — {r}" for s, r in zip(data.excluded.study, data.excluded.reason, strict=True))
+            + "; ".join(
+                f"{s} — {r}" for s, r in zip(data.excluded.study, data.excluded.reason, strict=True)
+            )
             + "."
         )
     model = "normal–normal random-effects model"
     if not primary.design.intercept_only:
         model = f"random-effects meta-regression on {', '.join(analysis.moderators)} (reference level first: {', '.join(f'{t.name} = {t.reference}' for t in primary.design.terms if t.levels)})"
     lines.append(f"Model: {model}, on the log {data.measure} scale.")
-    lines.append(f"Priors: mu ~ {primary.mu_prior.describe(data.measure)} tau ~ {primary.tau_prior.describe(data.measure)}")
+    lines.append(
+        f"Priors: mu ~ {primary.mu_prior.describe(data.measure)} tau ~ {primary.tau_prior.describe(data.measure)}"
+    )
     if not primary.design.intercept_only:
-        lines.append(f"Other coefficients ~ {spec.beta_prior().describe(data.measure)} (a ratio of {data.measure}s).")
+        lines.append(
+            f"Other coefficients ~ {spec.beta_prior().describe(data.measure)} (a ratio of {data.measure}s)."
+        )
     for engine, fit in analysis.bayes.items():
         if engine == "exact":
-            lines.append("Exact engine: the posterior is integrated by Gauss–Legendre quadrature over tau (no Monte-Carlo error).")
+            lines.append(
+                "Exact engine: the posterior is integrated by Gauss–Legendre quadrature over tau (no Monte-Carlo error)."
+            )
         else:
             s = fit.structure
             lines.append(
@@ -171,7 +190,9 @@ def build_summary(analysis: Any) -> dict[str, Any]:
         "bayesian": {engine: fit.to_dict() for engine, fit in analysis.bayes.items()},
         "frequentist": {label: fit.to_dict() for label, fit in analysis.frequentist.items()},
         "statements": probability_statements(
-            primary, tuple(analysis.spec.report.get("thresholds", (1.0, 0.8))), treatment=analysis.spec.report.get("treatment", "the treatment")
+            primary,
+            tuple(analysis.spec.report.get("thresholds", (1.0, 0.8))),
+            treatment=analysis.spec.report.get("treatment", "the treatment"),
         ),
         "warnings": analysis.warnings,
         "failed_diagnostics": analysis.failed_diagnostics,
@@ -197,47 +218,131 @@ def _blocks(analysis: Any, figures: dict[str, str]) -> list[_Block]:
     thresholds = tuple(spec.report.get("thresholds", (1.0, 0.8)))
     blocks = [_Block("h1", spec.title)]
     if spec.simulation is not None:
-        blocks.append(_Block("alert", "SIMULATED DATA: these studies were generated by hm.simulate with a fixed seed; they are not real patients."))
+        blocks.append(
+            _Block(
+                "alert",
+                "SIMULATED DATA: these studies were generated by hm.simulate with a fixed seed; they are not real patients.",
+            )
+        )
     failed = analysis.failed_diagnostics
     if failed:
-        blocks.append(_Block("alert", "Diagnostics failed — read the results with care:\n" + "\n".join(failed)))
+        blocks.append(
+            _Block(
+                "alert", "Diagnostics failed — read the results with care:\n" + "\n".join(failed)
+            )
+        )
     else:
-        checked = ", ".join(
-            ["R-hat, ESS, divergences, BFMI (NUTS)" if "nuts" in analysis.bayes else "", "exact vs NUTS agreement" if analysis.agreement is not None else "", "exact quadrature (no Monte-Carlo error)" if "exact" in analysis.bayes else ""]
-        ).strip(", ").replace(", ,", ",")
+        checked = (
+            ", ".join(
+                [
+                    "R-hat, ESS, divergences, BFMI (NUTS)" if "nuts" in analysis.bayes else "",
+                    "exact vs NUTS agreement" if analysis.agreement is not None else "",
+                    "exact quadrature (no Monte-Carlo error)" if "exact" in analysis.bayes else "",
+                ]
+            )
+            .strip(", ")
+            .replace(", ,", ",")
+        )
         blocks.append(_Block("alert", f"All diagnostics passed: {checked}.", caption="ok"))
     if analysis.warnings:
-        blocks.append(_Block("alert", "Warnings raised during the analysis:\n" + "\n".join(analysis.warnings)))
+        blocks.append(
+            _Block("alert", "Warnings raised during the analysis:\n" + "\n".join(analysis.warnings))
+        )
     if spec.description:
         blocks.append(_Block("p", spec.description))
     blocks.append(_Block("h2", "Probability of benefit"))
-    blocks.append(_Block("list", probability_statements(primary, thresholds, treatment=spec.report.get("treatment", "the treatment"))))
-    blocks.append(_Block("image", figures["forest"], f"Forest plot ({m}, log scale): observed estimates, shrunken posteriors, pooled posterior with the predictive interval, and the frequentist REML estimate."))
-    blocks.append(_Block("image", figures["posterior"], f"Posterior of the mean {m} with " + ", ".join(f"P({m} < {t:g})" for t in thresholds) + " shaded."))
-    blocks.append(_Block("image", figures["tau"], "Prior (dashed) and posterior of the between-study SD tau."))
+    blocks.append(
+        _Block(
+            "list",
+            probability_statements(
+                primary, thresholds, treatment=spec.report.get("treatment", "the treatment")
+            ),
+        )
+    )
+    blocks.append(
+        _Block(
+            "image",
+            figures["forest"],
+            f"Forest plot ({m}, log scale): observed estimates, shrunken posteriors, pooled posterior with the predictive interval, and the frequentist REML estimate.",
+        )
+    )
+    blocks.append(
+        _Block(
+            "image",
+            figures["posterior"],
+            f"Posterior of the mean {m} with "
+            + ", ".join(f"P({m} < {t:g})" for t in thresholds)
+            + " shaded.",
+        )
+    )
+    blocks.append(
+        _Block("image", figures["tau"], "Prior (dashed) and posterior of the between-study SD tau.")
+    )
     blocks.append(_Block("h2", "Posterior summary"))
-    blocks.append(_Block("table", primary.summary().drop(columns=["mcse_mean"]), f"Engine: {primary.engine}. Log-scale columns first, then {m} (exponentiated median and intervals); ci = central, hdi = shortest interval."))
+    blocks.append(
+        _Block(
+            "table",
+            primary.summary().drop(columns=["mcse_mean"]),
+            f"Engine: {primary.engine}. Log-scale columns first, then {m} (exponentiated median and intervals); ci = central, hdi = shortest interval.",
+        )
+    )
     blocks.append(_Block("h2", "Frequentist vs Bayesian"))
     from hiermeta.compare import compare
 
     fits = list(analysis.frequentist.values()) + list(analysis.bayes.values())
     if primary.design.intercept_only:
-        blocks.append(_Block("table", compare(*fits, pi_kind=spec.report.get("pi_kind", "t-k-1")), "Frequentist rows: confidence intervals and a t(k−1) prediction interval; Bayesian rows: credible and posterior predictive intervals."))
+        blocks.append(
+            _Block(
+                "table",
+                compare(*fits, pi_kind=spec.report.get("pi_kind", "t-k-1")),
+                "Frequentist rows: confidence intervals and a t(k−1) prediction interval; Bayesian rows: credible and posterior predictive intervals.",
+            )
+        )
     else:
         rows = []
         for label, fit in analysis.frequentist.items():
             table = fit.coefficients()
             for term, row in table.iterrows():
-                rows.append({"model": label, "term": term, m: row[m] if m in row else row["estimate"], "ci_low": row.get(f"{m} ci_low", row["ci_low"]), "ci_high": row.get(f"{m} ci_high", row["ci_high"]), "p_value": row["p_value"]})
+                rows.append(
+                    {
+                        "model": label,
+                        "term": term,
+                        m: row[m] if m in row else row["estimate"],
+                        "ci_low": row.get(f"{m} ci_low", row["ci_low"]),
+                        "ci_high": row.get(f"{m} ci_high", row["ci_high"]),
+                        "p_value": row["p_value"],
+                    }
+                )
         for engine, fit in analysis.bayes.items():
             table = fit.summary()
             for term in ["mu", *fit.design.names[1:]]:
                 r = table.loc[term] if term in table.index else fit.summary(params=[term]).loc[term]
-                rows.append({"model": f"Bayes {engine}", "term": "intercept" if term == "mu" else term, m: r.get(m, r["median"]), "ci_low": r.get(f"{m} ci_low", r["ci_low"]), "ci_high": r.get(f"{m} ci_high", r["ci_high"]), "p_value": np.nan})
-        blocks.append(_Block("table", pd.DataFrame(rows).set_index("model"), f"Coefficients as {m}s (intercept) and ratios of {m}s (moderators)."))
+                rows.append(
+                    {
+                        "model": f"Bayes {engine}",
+                        "term": "intercept" if term == "mu" else term,
+                        m: r.get(m, r["median"]),
+                        "ci_low": r.get(f"{m} ci_low", r["ci_low"]),
+                        "ci_high": r.get(f"{m} ci_high", r["ci_high"]),
+                        "p_value": np.nan,
+                    }
+                )
+        blocks.append(
+            _Block(
+                "table",
+                pd.DataFrame(rows).set_index("model"),
+                f"Coefficients as {m}s (intercept) and ratios of {m}s (moderators).",
+            )
+        )
         if analysis.subgroups is not None:
             sub = analysis.subgroups
-            blocks.append(_Block("table", sub.summary(), f"Separate REML fits per subgroup. Test for subgroup differences: Q = {sub.q_between:.2f}, df = {sub.q_between_df}, p = {sub.q_between_p:.3g} (separate tau²); QM = {sub.regression.qm:.2f}, p = {sub.regression.qm_p:.3g} (common tau²)."))
+            blocks.append(
+                _Block(
+                    "table",
+                    sub.summary(),
+                    f"Separate REML fits per subgroup. Test for subgroup differences: Q = {sub.q_between:.2f}, df = {sub.q_between_df}, p = {sub.q_between_p:.3g} (separate tau²); QM = {sub.regression.qm:.2f}, p = {sub.regression.qm_p:.3g} (common tau²).",
+                )
+            )
     if analysis.truth is not None:
         blocks.append(_Block("h2", "Recovery of the simulated truth"))
         rows = []
@@ -245,21 +350,59 @@ def _blocks(analysis: Any, figures: dict[str, str]) -> list[_Block]:
         for level, true in analysis.truth["true_hr"].items():
             param = f"{by}={level}" if by else "mu"
             q = data.to_natural(primary.quantile(param, [0.025, 0.5, 0.975]))
-            rows.append({"stratum": level, f"true {m}": true, f"posterior {m}": q[1], "ci_low": q[0], "ci_high": q[2], "covered": bool(q[0] <= true <= q[2])})
+            rows.append(
+                {
+                    "stratum": level,
+                    f"true {m}": true,
+                    f"posterior {m}": q[1],
+                    "ci_low": q[0],
+                    "ci_high": q[2],
+                    "covered": bool(q[0] <= true <= q[2]),
+                }
+            )
         blocks.append(_Block("table", pd.DataFrame(rows).set_index("stratum")))
     if analysis.sensitivity is not None:
         blocks.append(_Block("h2", "Prior sensitivity"))
-        blocks.append(_Block("table", analysis.sensitivity, f"Exact engine under each tau prior of the catalogue ({m} scale; tau on the log scale)."))
+        blocks.append(
+            _Block(
+                "table",
+                analysis.sensitivity,
+                f"Exact engine under each tau prior of the catalogue ({m} scale; tau on the log scale).",
+            )
+        )
         if "sensitivity" in figures:
-            blocks.append(_Block("image", figures["sensitivity"], "Pooled estimate and predictive interval under each prior."))
+            blocks.append(
+                _Block(
+                    "image",
+                    figures["sensitivity"],
+                    "Pooled estimate and predictive interval under each prior.",
+                )
+            )
     blocks.append(_Block("h2", "Diagnostics"))
     for engine, fit in analysis.bayes.items():
         if engine == "nuts":
-            blocks.append(_Block("table", fit.check(), "NUTS diagnostics (ArviZ): R-hat ≤ 1.01, bulk and tail ESS ≥ 400, no divergences, BFMI ≥ 0.3."))
+            blocks.append(
+                _Block(
+                    "table",
+                    fit.check(),
+                    "NUTS diagnostics (ArviZ): R-hat ≤ 1.01, bulk and tail ESS ≥ 400, no divergences, BFMI ≥ 0.3.",
+                )
+            )
     if analysis.agreement is not None:
-        blocks.append(_Block("table", analysis.agreement, "NUTS vs exact engine, in Monte-Carlo standard errors (agrees: |z| ≤ 4)."))
+        blocks.append(
+            _Block(
+                "table",
+                analysis.agreement,
+                "NUTS vs exact engine, in Monte-Carlo standard errors (agrees: |z| ≤ 4).",
+            )
+        )
     if "exact" in analysis.bayes and "nuts" not in analysis.bayes:
-        blocks.append(_Block("p", "The exact engine has no sampling diagnostics: its quadrature error is below 1e-6 on probabilities (tested against a grid eight times finer)."))
+        blocks.append(
+            _Block(
+                "p",
+                "The exact engine has no sampling diagnostics: its quadrature error is below 1e-6 on probabilities (tested against a grid eight times finer).",
+            )
+        )
     blocks.append(_Block("h2", "Methods"))
     for line in _methods(analysis):
         blocks.append(_Block("p", line))
@@ -270,28 +413,30 @@ def _blocks(analysis: Any, figures: dict[str, str]) -> list[_Block]:
     return blocks
 
 
+def _save(ax: Any, path: Path) -> None:
+    figure = ax.get_figure(root=True)
+    figure.savefig(path, dpi=130)
+    plt.close(figure)
+
+
 def _figures(analysis: Any, folder: Path) -> dict[str, str]:
     primary = analysis.primary
     reml = next((f for label, f in analysis.frequentist.items() if label.startswith("REML")), None)
     by = analysis.subgroup_by
     figures = {}
     ax = forest(primary, reml, by=by)
-    ax.figure.savefig(folder / "forest.png", dpi=130)
-    plt.close(ax.figure)
+    _save(ax, folder / "forest.png")
     figures["forest"] = "forest.png"
     thresholds = tuple(analysis.spec.report.get("thresholds", (1.0, 0.8)))
     ax = posterior_plot(primary, thresholds)
-    ax.figure.savefig(folder / "posterior.png", dpi=130)
-    plt.close(ax.figure)
+    _save(ax, folder / "posterior.png")
     figures["posterior"] = "posterior.png"
     ax = tau_plot(primary)
-    ax.figure.savefig(folder / "tau.png", dpi=130)
-    plt.close(ax.figure)
+    _save(ax, folder / "tau.png")
     figures["tau"] = "tau.png"
     if analysis.sensitivity is not None:
         ax = sensitivity_plot(analysis.sensitivity, analysis.data.measure)
-        ax.figure.savefig(folder / "sensitivity.png", dpi=130)
-        plt.close(ax.figure)
+        _save(ax, folder / "sensitivity.png")
         figures["sensitivity"] = "sensitivity.png"
     return figures
 
@@ -312,7 +457,9 @@ def write_report(analysis: Any, out: str | Path) -> Path:
         (tmp / "report.md").write_text(_md(blocks), encoding="utf-8")
         (tmp / "report.html").write_text(_html(blocks, tmp, analysis.spec.title), encoding="utf-8")
         summary = build_summary(analysis)
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (tmp / "summary.json").write_text(
+            json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         analysis.primary.idata.to_netcdf(tmp / "posterior.nc", engine="h5netcdf")
         out.mkdir(parents=True, exist_ok=True)
         for item in sorted(tmp.iterdir()):
