@@ -158,3 +158,28 @@ def test_calibration_under_the_prior() -> None:
     sd = math.sqrt(0.95 * 0.05 / REPLICATES)
     for param, count in hits.items():
         assert abs(count / REPLICATES - 0.95) < COVERAGE_SD_MULT * sd, (param, count)
+
+
+def test_many_priors_at_once_equal_single_fits() -> None:
+    from hiermeta.exact import fit_exact_many
+
+    data = _bcg()
+    priors = list(hm.priors.catalogue("logHR").values())
+    for shared, single in zip(
+        fit_exact_many(data, priors), [fit_exact(data, tau_prior=p) for p in priors], strict=True
+    ):
+        for param in ("mu", "tau", "predictive"):
+            probs = [0.025, 0.5, 0.975]
+            np.testing.assert_allclose(
+                shared.quantile(param, probs), single.quantile(param, probs), atol=QUANTILE_TOL
+            )
+        assert abs(shared.prob(1.0, predictive=True) - single.prob(1.0, predictive=True)) < PROB_TOL
+
+
+def test_turner_presets_are_looked_up_by_setting() -> None:
+    prior = hm.priors.LogNormalTau2.turner(
+        "all-cause mortality", "pharmacological vs. placebo / control"
+    )
+    assert (prior.mean, prior.sd) == (-3.95, 1.34)  # Turner et al. 2015 Table IV via bayesmeta
+    with pytest.raises(hm.InputError, match="Did you mean 'all-cause mortality'"):
+        hm.priors.LogNormalTau2.turner("all-cause mortalty")

@@ -53,3 +53,43 @@ def test_same_seed_gives_identical_draws() -> None:
     np.testing.assert_array_equal(
         a.idata.posterior["theta"].values, b.idata.posterior["theta"].values
     )
+
+
+def test_student_t_effects_with_large_nu_agree_with_the_normal_model() -> None:
+    # as nu grows the t random effects become normal: the exact engine is then the oracle
+    data = hm.load_effects("bcg")
+    fit = hm.bayesian(data, engine="nuts", random_effects="student_t", nu=1e6, random_seed=21)
+    assert fit.parameterisation == "noncentred"
+    _assert_trustworthy(fit, hm.bayesian(data))
+
+
+def test_multilevel_and_subgroup_tau_models_converge() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", hm.errors.ExcludedStudiesWarning)
+        data = hm.load_effects("ptr_mbc")  # 21 estimates in 13 cohorts
+    multilevel = hm.bayesian(
+        data, engine="nuts", multilevel=True, random_seed=8, target_accept=0.95
+    )
+    assert multilevel.check()["passed"].all()
+    assert "tau_cohort" in multilevel.summary().index
+    primary = hm.load_effects("ptr_mbc", subset="primary")
+    by_design = hm.bayesian(
+        primary, engine="nuts", moderators=["design"], subgroup_tau="design", random_seed=9
+    )
+    assert by_design.check()["passed"].all()
+    assert {"tau[RCT]", "tau[observational]"} <= set(by_design.summary().index)
+
+
+def test_loo_compares_random_effects_and_meta_regression() -> None:
+    from hiermeta.diagnostics import compare_loo, loo
+
+    data = hm.load_effects("bcg")
+    plain = hm.bayesian(data, engine="nuts", random_seed=4)
+    regression = hm.bayesian(data, engine="nuts", moderators=["ablat"], random_seed=4)
+    elpd = loo(plain)
+    assert list(elpd.pareto_k.coords["study"].values) == list(data.study)
+    table = compare_loo({"random effects": plain, "ablat": regression})
+    # latitude explains most of the heterogeneity (metafor R² = 76%): it must rank first
+    assert table.index[0] == "ablat"

@@ -352,6 +352,31 @@ class LogNormalTau2(TauPrior):
     def __post_init__(self) -> None:
         _positive("sd", self.sd)
 
+    @classmethod
+    def turner(
+        cls, outcome: str = "any (marginal setting)", comparison: str = "any"
+    ) -> LogNormalTau2:
+        """A preset of Turner et al. (2015), Table IV, by outcome type and comparison.
+
+        ``LogNormalTau2.turner("all-cause mortality", "pharmacological vs. placebo / control")``.
+        The presets are for log odds ratios; :meth:`describe` says so when used for HRs.
+        """
+        from hiermeta._turner2015 import TURNER2015
+
+        key = (outcome, comparison)
+        if key not in TURNER2015:
+            outcomes = sorted({o for o, _ in TURNER2015})
+            comparisons = sorted({c for o, c in TURNER2015 if o == outcome})
+            if outcome not in outcomes:
+                raise unknown_option("Turner outcome", outcome, outcomes)
+            raise unknown_option(f"Turner comparison for {outcome!r}", comparison, comparisons)
+        mean, sd = TURNER2015[key]
+        return cls(
+            mean,
+            sd,
+            label=f"Turner 2015 ({outcome}; {comparison}): LogNormal(tau²; {mean:g}, {sd:g}²)",
+        )
+
     def logpdf(self, tau: np.ndarray) -> np.ndarray:
         tau = np.asarray(tau, dtype=float)
         with np.errstate(divide="ignore"):
@@ -534,8 +559,14 @@ class Normal(MuPrior):
 class StudentT(MuPrior):
     """Student-t prior (location ``mean``, scale ``sd``, ``nu`` degrees of freedom).
 
-    Not conjugate: available in the NUTS engine.
+    Not conjugate: available in the NUTS engine. ``StudentT.cochrane_log_hr()`` is the empirical
+    Cochrane prior for a mean log HR, t(0, 0.13, df 2) (Bartoš et al. 2023).
     """
+
+    @classmethod
+    def cochrane_log_hr(cls) -> StudentT:
+        """Bartoš et al. (2023) Cochrane time-to-event preset: t(location 0, scale 0.13, df 2)."""
+        return cls(nu=2.0, mean=0.0, sd=0.13)
 
     nu: float = 3.0
     mean: float = 0.0

@@ -169,4 +169,4 @@ def _vector_tau(pm: Any, prior: TauPrior, tensors: dict[str, Any], groups: int) 
     import pytensor.tensor as pt
 
     taus = [prior.to_pymc(f"tau_{g}", **tensors) for g in range(groups)]
-    return pm.Deterministic("tau_by_group", pt.stack(taus), dims="tau_group")
+    return pm.Deterministic("tau_by_group", pt.stack(taus), dims="subgroup")

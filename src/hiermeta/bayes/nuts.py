@@ -114,7 +114,7 @@ class NutsResult(BayesianResult):
             return self._draws("tau")
         if param.startswith("tau[") and param.endswith("]"):
             level = param[4:-1]
-            return np.asarray(post["tau_by_group"].sel(tau_group=level).values)
+            return np.asarray(post["tau_by_group"].sel(subgroup=level).values)
         if param == "tau_cohort":
             return self._draws("tau_cohort")
         if param.startswith("predictive"):
@@ -187,9 +187,12 @@ class NutsResult(BayesianResult):
 
         draws = self._chain_draw("predictive" if predictive else "mu")
         indicator = (draws < float(self.data.from_natural(below))).astype(float)
-        p = indicator.mean()
+        p = float(indicator.mean())
         if p in (0.0, 1.0):
-            return 0.0
+            # no draw on one side: the resolution of the estimate is about one draw in ESS; use
+            # the MCSE of a probability 1/N (N = number of draws) rather than a misleading 0
+            n = indicator.size
+            return float(np.sqrt((1 / n) * (1 - 1 / n) / n))
         ess = float(azs.ess(indicator, method="mean"))
         return float(np.sqrt(p * (1 - p) / ess))
 
@@ -226,7 +229,7 @@ def _inputs(
         except InputError:
             group_levels = tuple(sorted(set(text)))
         tau_group = np.array([group_levels.index(t) for t in text])
-        coords["tau_group"] = list(group_levels)
+        coords["subgroup"] = list(group_levels)
     cluster = np.full(data.k, -1, dtype=int)
     if multilevel:
         if data.cluster is None:
@@ -267,6 +270,52 @@ def _model_for(
         pm.set_data(inputs.data_values())
     entry["values"] = inputs.data_values()
     return entry
+
+
+def _pymc_step(
+    entry: dict[str, Any], chains: int, target_accept: float, seed: int | None
+) -> tuple[Any, Any]:
+    """PyMC's ``init_nuts("jitter+adapt_diag")``, reusing the structure's compiled logp/dlogp.
+
+    A fresh adaptive mass matrix and jittered starting points for every fit (exactly what
+    ``pm.sample`` does), without recompiling the model's gradient.
+    """
+    import pymc as pm
+    from pymc.blocking import DictToArrayBijection
+    from pymc.sampling.mcmc import _init_jitter
+    from pymc.step_methods.hmc import quadpotential
+    from pymc.util import _get_seeds_per_chain
+
+    model = entry["model"]
+    if entry.get("logp_dlogp") is None:
+        func = model.logp_dlogp_function(ravel_inputs=True)
+        func.trust_input = True
+        entry["logp_dlogp"] = func
+    func = entry["logp_dlogp"]
+    seeds = _get_seeds_per_chain(seed, chains)
+
+    def logp(point: Any) -> Any:
+        q, _ = DictToArrayBijection.map(point)
+        return func([q], extra_vars={})[0]
+
+    points = _init_jitter(
+        model, None, seeds=seeds, jitter=True, jitter_max_retries=10, logp_fn=logp
+    )
+    data = [DictToArrayBijection.map(p).data for p in points]
+    mean = np.mean(data, axis=0)
+    potential = quadpotential.QuadPotentialDiagAdapt(
+        len(mean), mean, np.ones_like(mean), 10, rng=seeds[0]
+    )
+    step = pm.NUTS(
+        potential=potential,
+        model=model,
+        rng=seeds[0],
+        initial_point=points[0],
+        logp_dlogp_func=func,
+        target_accept=target_accept,
+    )
+    names = {v.name for v in model.value_vars}
+    return [{k: v for k, v in p.items() if k in names} for p in points], step
 
 
 def _nutpie_available() -> bool:
@@ -315,11 +364,11 @@ def _sample(
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="pymc")
         with model:
-            if target_accept not in entry["steps"]:
-                entry["steps"][target_accept] = pm.NUTS(target_accept=target_accept)
+            initial_points, step = _pymc_step(entry, chains, target_accept, seed)
             return pm.sample(
                 draws=draws,
-                step=entry["steps"][target_accept],
+                step=step,
+                initvals=initial_points,
                 tune=tune,
                 chains=chains,
                 cores=1,

@@ -28,7 +28,7 @@ def _draws(result: Any, name: str) -> np.ndarray:
     if name in post:
         return np.asarray(post[name].values)
     if name.startswith("tau["):
-        return np.asarray(post["tau_by_group"].sel(tau_group=name[4:-1]).values)
+        return np.asarray(post["tau_by_group"].sel(subgroup=name[4:-1]).values)
     index = result.design.names.index(name) - 1
     return np.asarray(post["beta"].values)[..., index]
 

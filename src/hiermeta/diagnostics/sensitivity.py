@@ -45,6 +45,12 @@ def sensitivity(
     priors = priors or catalogue("logHR")
     tail = (1 - ci_level) / 2
     rows = []
+    exact_fits: dict[str, Any] = {}
+    if engine == "exact":  # one likelihood evaluation on a shared grid for every prior
+        from hiermeta.exact import fit_exact_many
+
+        fitted = fit_exact_many(data, list(priors.values()), mu_prior=mu_prior, **kwargs)
+        exact_fits = dict(zip(priors, fitted, strict=True))
     for name, prior in priors.items():
         row: dict[str, Any] = {"prior": name}
         if engine != "exact" and not prior.pymc_ok:
@@ -53,7 +59,9 @@ def sensitivity(
             continue
         if engine == "nuts":  # one compiled model per prior family, reused across the sweep
             kwargs.setdefault("sampler", "nutpie")
-        fit = bayesian(data, mu_prior=mu_prior, tau_prior=prior, engine=engine, **kwargs)
+        fit = exact_fits.get(name) or bayesian(
+            data, mu_prior=mu_prior, tau_prior=prior, engine=engine, **kwargs
+        )
         mu = fit.quantile("mu", [tail, 0.5, 1 - tail])
         pred = fit.quantile("predictive", [tail, 1 - tail])
         tau = fit.quantile("tau", [tail, 0.5, 1 - tail])

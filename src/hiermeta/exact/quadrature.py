@@ -179,21 +179,20 @@ def _vander_inverse(n: int) -> np.ndarray:
     return np.linalg.inv(np.polynomial.legendre.legvander(gauss_legendre(n)[0], n - 1))
 
 
-def build_grid(
+def find_edges(
     log_post: Callable[[np.ndarray], np.ndarray],
     scale: float,
     upper: float,
     panels: int = PANELS,
-    gl_nodes: int = GL_NODES,
-) -> Grid:
-    """Find where the posterior of tau lives and lay a composite quadrature over it.
+) -> np.ndarray:
+    """Panel edges in u = log(1 + tau/scale) covering where the posterior of tau lives.
 
     Parameters
     ----------
     log_post
         Unnormalised log posterior density of tau (vectorised).
     scale
-        A typical tau (sets the u = log(1 + tau/scale) transform).
+        A typical tau (sets the u transform).
     upper
         Upper end of the prior's support (``inf`` for most priors).
     """
@@ -220,23 +219,40 @@ def build_grid(
         )
     lo = 0.0 if first == 0 else coarse[first - 1]
     hi = coarse[min(last + 1, len(coarse) - 1)]
-    edges = np.linspace(np.log1p(lo / scale), np.log1p(hi / scale), panels + 1)
+    return np.linspace(np.log1p(lo / scale), np.log1p(hi / scale), panels + 1)
+
+
+def grid_nodes(
+    edges: np.ndarray, scale: float, gl_nodes: int = GL_NODES
+) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature nodes (tau) and weights (in tau, including the Jacobian) for the edges."""
     nodes, weights = gauss_legendre(gl_nodes)
     half = np.diff(edges) / 2
     u = (edges[:-1, None] + half[:, None] * (nodes[None] + 1)).ravel()
     w = (half[:, None] * weights[None]).ravel()
-    tau = scale * np.expm1(u)
-    jac = scale * np.exp(u)
-    lp = log_post(tau)
+    return scale * np.expm1(u), w * scale * np.exp(u)
+
+
+def make_grid(
+    edges: np.ndarray,
+    scale: float,
+    log_post: Callable[[np.ndarray], np.ndarray],
+    values: np.ndarray | None = None,
+    gl_nodes: int = GL_NODES,
+) -> Grid:
+    """The quadrature grid on ``edges``; ``values`` = log_post at the nodes when already known."""
+    panels = len(edges) - 1
+    tau, weight_tau = grid_nodes(edges, scale, gl_nodes)
+    lp = log_post(tau) if values is None else values
     top = float(np.max(lp))
-    mass = w * jac * np.exp(lp - top)
+    mass = weight_tau * np.exp(lp - top)
     total = float(mass.sum())
     if not (total > 0 and np.isfinite(total)):
         raise InputError("numerical failure integrating the posterior of tau")
     # density in u at the nodes, normalised, then its Legendre interpolant per panel
+    jac = scale * np.exp(np.log1p(tau / scale))
     g = (jac * np.exp(lp - top) / total).reshape(panels, gl_nodes)
-    vander_inv = _vander_inverse(gl_nodes)
-    leg = g @ vander_inv.T
+    leg = g @ _vander_inverse(gl_nodes).T
     # monomial coefficients on [-1, 1] (degree 11-12: well conditioned) for fast evaluation
     coef = leg @ _leg_to_monomial(gl_nodes).T
     coef_int = (
@@ -257,6 +273,18 @@ def build_grid(
     )
 
 
+def build_grid(
+    log_post: Callable[[np.ndarray], np.ndarray],
+    scale: float,
+    upper: float,
+    panels: int = PANELS,
+    gl_nodes: int = GL_NODES,
+) -> Grid:
+    """Find where the posterior of tau lives and lay a composite quadrature over it."""
+    edges = find_edges(log_post, scale, upper, panels)
+    return make_grid(edges, scale, log_post, gl_nodes=gl_nodes)
+
+
 def normal_mixture_cdf(
     x: np.ndarray, weight: np.ndarray, mean: np.ndarray, sd: np.ndarray
 ) -> np.ndarray:
@@ -274,8 +302,7 @@ def normal_mixture_pdf(
 
 
 def invert_cdf(
-    cdf: Callable[[np.ndarray], np.ndarray],
-    pdf: Callable[[np.ndarray], np.ndarray],
+    cdf_pdf: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     probs: np.ndarray,
     lo: float,
     hi: float,
@@ -283,20 +310,23 @@ def invert_cdf(
     tol: float = 1e-13,
     max_iter: int = 200,
 ) -> np.ndarray:
-    """Vectorised safeguarded Newton inversion of a continuous CDF on [lo, hi]."""
+    """Vectorised safeguarded Newton inversion of a continuous CDF on [lo, hi].
+
+    ``cdf_pdf(x)`` returns the CDF and the density at x (one call shares their work).
+    """
     probs = np.asarray(probs, dtype=float)
     a = np.full(probs.shape, lo)
     b = np.full(probs.shape, hi)
     x = np.clip(start if start is not None else (a + b) / 2, a, b).astype(float)
     for _ in range(max_iter):
-        f = cdf(x) - probs
+        cdf, dens = cdf_pdf(x)
+        f = cdf - probs
         if np.all(np.abs(f) < tol):
             break
         a = np.where(f < 0, x, a)
         b = np.where(f > 0, x, b)
-        d = pdf(x)
         with np.errstate(divide="ignore", invalid="ignore"):
-            newton = x - f / d
+            newton = x - f / dens
         ok = np.isfinite(newton) & (newton > a) & (newton < b)
         x = np.where(ok, newton, (a + b) / 2)
         if np.all(b - a < 1e-15 * np.maximum(1.0, np.abs(x))):
