@@ -124,10 +124,18 @@ def _methods(analysis: Any) -> list[str]:
     data, spec, primary = analysis.data, analysis.spec, analysis.primary
     source = spec.data.get("dataset") or spec.data.get("csv") or "simulation"
     subset = f", rows with {spec.data['subset']} = true" if spec.data.get("subset") else ""
-    conversions = (
-        pd.Series(data.conversions).value_counts() if data.conversions else pd.Series(dtype=int)
+    # common conversions are counted; study-specific ones (inversions, p-values) are named
+    special = [
+        (s, c)
+        for s, c in zip(data.study, data.conversions, strict=False)
+        if "inverted" in c or "p =" in c
+    ]
+    common = [c for c in data.conversions if "inverted" not in c and "p =" not in c]
+    conv_text = "; ".join(
+        f"{n} × {how}" for how, n in pd.Series(common, dtype=object).value_counts().items()
     )
-    conv_text = "; ".join(f"{n} × {how}" for how, n in conversions.items())
+    if special:
+        conv_text += "; " + "; ".join(f"{s}: {c}" for s, c in special)
     lines = [
         f"Data: {data.k} estimates from {source}{subset}. Effect scale: log {data.measure} "
         f"(results reported as {data.measure}; {data.measure} < 1 favours the treatment). Conversions: {conv_text}.",
