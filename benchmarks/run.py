@@ -214,11 +214,14 @@ def bench_nuts() -> list[tuple[str, str]]:
         hm.priors.HalfCauchy(s) for s in (0.25, 0.5, 1.0, 2.0)
     ]
     nuts._MODEL_CACHE.clear()
+    per_fit = []
     start = time.perf_counter()
     for prior in sweep:
+        t = time.perf_counter()
         hm.bayesian(
             data, tau_prior=prior, engine="nuts", random_seed=1, progressbar=False, sampler="nutpie"
         )
+        per_fit.append(time.perf_counter() - t)
     swept = time.perf_counter() - start
     start = time.perf_counter()
     for prior in sweep:
@@ -235,12 +238,15 @@ def bench_nuts() -> list[tuple[str, str]]:
     fresh = time.perf_counter() - start
     rows.append(
         (
-            "NUTS prior sweep, 8 priors (4 half-normal + 4 half-Cauchy scales), k = 10: nutpie, 2 compiled models (hyper-parameters as pm.Data)",
-            f"{swept:.2f} s",
+            "NUTS prior sweep, 8 priors (4 half-normal + 4 half-Cauchy scales), k = 10: nutpie, ONE compiled model for all tau families (prior family and hyper-parameters are pm.Data)",
+            f"{swept:.2f} s = compile + first fit {per_fit[0]:.2f} s, then {np.median(per_fit[1:]):.2f} s per prior",
         )
     )
     rows.append(
-        ("the same sweep with PyMC's sampler, compiled steps reused", f"{pymc_cached:.2f} s")
+        (
+            "the same sweep with PyMC's sampler (compiled gradient reused per family)",
+            f"{pymc_cached:.2f} s",
+        )
     )
     rows.append(
         ("8 single default fits, each building and compiling its own model", f"{fresh:.2f} s")

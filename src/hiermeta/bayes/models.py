@@ -29,7 +29,19 @@ import numpy as np
 from hiermeta.errors import InputError
 from hiermeta.priors import MuPrior, TauPrior
 
-__all__ = ["PARAMETERISATIONS", "ModelInputs", "Structure", "build_model"]
+__all__ = ["PARAMETERISATIONS", "SWITCHABLE_TAU", "ModelInputs", "Structure", "build_model"]
+
+#: tau prior families one compiled "switch" model can hold at once: their parameters and a
+#: one-hot family selector are pm.Data, so a prior sweep across families needs one compilation.
+SWITCHABLE_TAU: dict[str, tuple[str, ...]] = {
+    "halfnormal": ("sigma",),
+    "halfcauchy": ("beta",),
+    "halfstudentt": ("nu", "sigma"),
+    "exponential": ("lam",),
+    "lognormal_tau2": ("mu", "sigma"),
+    "inversegamma": ("alpha", "beta"),
+}
+SWITCH = "switch"
 
 Parameterisation = Literal["marginal", "noncentred", "centred"]
 PARAMETERISATIONS = ("marginal", "noncentred", "centred")
@@ -63,6 +75,7 @@ class ModelInputs:
     mu_prior: MuPrior
     beta_prior: MuPrior
     nu: float
+    switch_tau: bool = False
 
     def data_values(self) -> dict[str, np.ndarray]:
         """Values for ``pm.set_data`` / nutpie ``with_data``, by ``pm.Data`` name."""
@@ -79,8 +92,19 @@ class ModelInputs:
             ("mu", self.mu_prior),
             ("beta", self.beta_prior),
         ):
+            if prefix == "tau" and self.switch_tau:
+                continue
             for name, value in prior.params().items():
                 values[f"{prefix}_{name}"] = np.asarray(value, dtype=float)
+        if self.switch_tau:
+            active = self.tau_prior.params()
+            for family, names in SWITCHABLE_TAU.items():
+                on = family == self.tau_prior.family
+                values[f"tau_{family}_on"] = np.asarray(1.0 if on else 0.0)
+                for name in names:  # inactive families get harmless finite parameters
+                    values[f"tau_{family}_{name}"] = np.asarray(
+                        active[name] if on else 1.0, dtype=float
+                    )
         return values
 
 
@@ -108,7 +132,9 @@ def structure_of(
         clusters=int(inputs.cluster.max()) + 1
         if inputs.cluster.size and inputs.cluster.max() >= 0
         else 0,
-        tau_family=inputs.tau_prior.family + ("" if inputs.tau_prior.proper else "-improper"),
+        tau_family=SWITCH
+        if inputs.switch_tau
+        else inputs.tau_prior.family + ("" if inputs.tau_prior.proper else "-improper"),
         mu_family=inputs.mu_prior.family,
         beta_family=inputs.beta_prior.family,
     )
@@ -133,13 +159,21 @@ def build_model(structure: Structure, inputs: ModelInputs, coords: dict[str, lis
                 "beta", shape=s.p - 1, **prior_tensors("beta", inputs.beta_prior)
             )
             mean = mu + pm.math.dot(data["X"], beta)
-        tau_kwargs = prior_tensors("tau", inputs.tau_prior)
+        tau_kwargs = {} if s.tau_family == SWITCH else prior_tensors("tau", inputs.tau_prior)
         if s.tau_groups > 1:
             tau_i = _vector_tau(pm, inputs.tau_prior, tau_kwargs, s.tau_groups)[data["tau_group"]]
         else:
-            tau_i = inputs.tau_prior.to_pymc("tau", **tau_kwargs)
+            tau_i = (
+                _switch_tau(pm, "tau", data)
+                if s.tau_family == SWITCH
+                else inputs.tau_prior.to_pymc("tau", **tau_kwargs)
+            )
         if s.clusters:
-            tau_cohort = inputs.tau_prior.to_pymc("tau_cohort", **tau_kwargs)
+            tau_cohort = (
+                _switch_tau(pm, "tau_cohort", data)
+                if s.tau_family == SWITCH
+                else inputs.tau_prior.to_pymc("tau_cohort", **tau_kwargs)
+            )
             w = pm.Normal("w_cohort", 0.0, 1.0, dims="cohort")
             u = pm.Deterministic("u_cohort", tau_cohort * w, dims="cohort")
             mean = mean + u[data["cluster"]]
@@ -162,6 +196,35 @@ def build_model(structure: Structure, inputs: ModelInputs, coords: dict[str, lis
                 theta = pm.Normal("theta", mean, tau_i, dims="study")
             pm.Normal("y_obs", theta, se, observed=data["y"], dims="study")
     return model
+
+
+def _switch_tau(pm: Any, name: str, data: dict[str, Any]) -> Any:
+    """tau with a prior chosen at run time: Σ_f on_f · log p_f(tau) over SWITCHABLE_TAU."""
+    tau = pm.HalfFlat(name)
+    d = {key: data[key] for key in data if key.startswith("tau_")}
+    logps = {
+        "halfnormal": pm.logp(pm.HalfNormal.dist(sigma=d["tau_halfnormal_sigma"]), tau),
+        "halfcauchy": pm.logp(pm.HalfCauchy.dist(beta=d["tau_halfcauchy_beta"]), tau),
+        "halfstudentt": pm.logp(
+            pm.HalfStudentT.dist(nu=d["tau_halfstudentt_nu"], sigma=d["tau_halfstudentt_sigma"]),
+            tau,
+        ),
+        "exponential": pm.logp(pm.Exponential.dist(lam=d["tau_exponential_lam"]), tau),
+        "lognormal_tau2": pm.logp(
+            pm.LogNormal.dist(mu=d["tau_lognormal_tau2_mu"], sigma=d["tau_lognormal_tau2_sigma"]),
+            tau,
+        ),
+        "inversegamma": pm.logp(
+            pm.InverseGamma.dist(
+                alpha=d["tau_inversegamma_alpha"], beta=d["tau_inversegamma_beta"]
+            ),
+            tau,
+        ),
+    }
+    pm.Potential(
+        f"{name}_prior", sum(d[f"tau_{family}_on"] * logp for family, logp in logps.items())
+    )
+    return tau
 
 
 def _vector_tau(pm: Any, prior: TauPrior, tensors: dict[str, Any], groups: int) -> Any:

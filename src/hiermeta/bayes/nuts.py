@@ -7,13 +7,14 @@ import sys
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from hiermeta.bayes.models import (
     PARAMETERISATIONS,
+    SWITCHABLE_TAU,
     ModelInputs,
     Parameterisation,
     Structure,
@@ -527,6 +528,9 @@ def fit_nuts(
     inputs, coords, group_levels = _inputs(
         data, design, mu_prior, tau_prior, beta, subgroup_tau, multilevel, nu
     )
+    if chosen == "nutpie" and tau_prior.family in SWITCHABLE_TAU and not subgroup_tau:
+        # one compiled nutpie model for every switchable tau prior: sweeps compile once
+        inputs = replace(inputs, switch_tau=True)
     if parameterisation == "auto":
         parameterisation = "marginal" if random_effects == "normal" else "noncentred"
     progress = _progress_default() if progressbar is None else progressbar
