@@ -11,7 +11,7 @@ whose CDF and quantiles are computed to ~1e-12, not sampled.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -353,6 +353,21 @@ def _setup(
     return design, LinearModel(data.y, data.variance, design.X, prec0, mean0)
 
 
+def _log_posterior(model: LinearModel, prior: TauPrior) -> Callable[[np.ndarray], np.ndarray]:
+    """Unnormalised log posterior of tau: log p(tau) + log p(y | tau) (−inf off the support)."""
+
+    def log_post(tau: np.ndarray) -> np.ndarray:
+        tau = np.asarray(tau, dtype=float)
+        lp = prior.logpdf(tau)
+        out = np.full(tau.shape, -np.inf)
+        ok = np.isfinite(lp)
+        if ok.any():
+            out[ok] = lp[ok] + conditional(model, tau[ok]).loglik
+        return out
+
+    return log_post
+
+
 def _checked_tau_prior(tau_prior: TauPrior, data: EffectData, model: LinearModel) -> TauPrior:
     if not isinstance(tau_prior, TauPrior):
         raise InputError(f"tau_prior must be a tau prior from hiermeta.priors; got {tau_prior!r}")
@@ -426,14 +441,7 @@ def fit_exact_many(
         for i in shared:
             prior = priors[i]
 
-            def log_post(tau: np.ndarray, prior: TauPrior = prior) -> np.ndarray:
-                tau = np.asarray(tau, dtype=float)
-                lp = prior.logpdf(tau)
-                out = np.full(tau.shape, -np.inf)
-                ok = np.isfinite(lp)
-                out[ok] = lp[ok] + loglik(tau[ok])
-                return out
-
+            log_post = _log_posterior(model, prior)
             lp_nodes = prior.logpdf(tau_nodes) + cond.loglik
             grid = make_grid(
                 edges, scale, log_post, values=np.where(np.isfinite(lp_nodes), lp_nodes, -np.inf)
@@ -491,14 +499,7 @@ def fit_exact(
     tau_prior = _checked_tau_prior(tau_prior or DEFAULT_TAU, data, model)
     notes: list[str] = []
 
-    def log_post(tau: np.ndarray) -> np.ndarray:
-        tau = np.asarray(tau, dtype=float)
-        prior = tau_prior.logpdf(tau)
-        out = np.full(tau.shape, -np.inf)
-        ok = np.isfinite(prior)
-        if ok.any():
-            out[ok] = prior[ok] + conditional(model, tau[ok]).loglik
-        return out
+    log_post = _log_posterior(model, tau_prior)
 
     upper = getattr(tau_prior, "upper", np.inf)
     scale = float(max(np.median(data.se), 1e-8))
