@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint typecheck bench clean
+.PHONY: install demo test test-fast lint typecheck bench validate clean
 
 install: $(STAMP)
 
@@ -38,6 +38,10 @@ test-fast: install
 
 bench: install
 	MPLBACKEND=Agg $(BIN)/python benchmarks/run.py --out docs/benchmarks.md
+
+# Coverage study and simulation-based calibration → docs/validation/ (about 10 minutes)
+validate: install
+	MPLBACKEND=Agg $(BIN)/python -m hiermeta.validation --out docs/validation
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -166,3 +166,19 @@ def test_ratio_p_conversion_matches_conv_wald() -> None:
     data = hm.from_ratio_p(frame, estimate="hr", p="p")
     np.testing.assert_allclose(data.y, ref["yi"], rtol=REL_TOL)
     np.testing.assert_allclose(data.variance, ref["vi"], rtol=REL_TOL)
+
+
+EXTRA = json.loads((Path(__file__).parent / "reference" / "metafor_extra.json").read_text())
+
+
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_fisher_scoring_cycle_is_escaped(method: str) -> None:
+    # metafor's defaults fail here ("Fisher scoring algorithm did not converge"); the
+    # reference comes from metafor with stepadj = 0.5 (tests/reference/make_metafor_extra.R)
+    case = EXTRA["fisher_cycle"]
+    data = hm.from_log_se(pd.DataFrame({"y": case["yi"], "v": case["vi"]}), y="y", variance="v")
+    fit = hm.frequentist(data, method=method)
+    expected = case[method.lower()]
+    _close(fit.tau2, expected["tau2"])
+    _close(fit.estimate, expected["estimate"])
+    _close(fit.se, expected["se"])

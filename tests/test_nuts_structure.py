@@ -95,8 +95,9 @@ def test_failed_diagnostics_trigger_remedies_and_a_warning(monkeypatch: pytest.M
     data = hm.load_effects("bcg")
     with pytest.warns(hm.ConvergenceWarning, match="divergences"):
         fit = hm.bayesian(data, engine="nuts", random_seed=1)
-    assert [c["target_accept"] for c in calls] == [0.9, 0.99, 0.99]
-    assert [a.parameterisation for a in fit.attempts] == ["marginal", "marginal", "noncentred"]
+    assert [c["target_accept"] for c in calls] == [0.9, 0.99, 0.999]
+    assert [c["tune"] for c in calls] == [1000, 2000, 4000]
+    assert [a.parameterisation for a in fit.attempts] == ["marginal", "marginal", "marginal"]
     assert not fit.converged
     assert any("DIAGNOSTICS FAILED" in n for n in fit.notes)
     table = fit.check()

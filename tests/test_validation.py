@@ -1,0 +1,41 @@
+"""Quick versions of the validation studies (the full ones: make validate → docs/validation)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from hiermeta.validation import coverage_study, sbc_ranks, uniformity_pvalue
+from hiermeta.validation.engines import exact_draws, nuts_draws
+
+#: A calibrated engine fails the uniformity test with probability SBC_ALPHA per parameter.
+SBC_ALPHA = 0.001
+#: Coverage checks allow 4 Monte-Carlo standard errors of a 95% coverage.
+MCSE_MULT = 4
+
+
+def test_knapp_hartung_near_nominal_and_wald_undercovers() -> None:
+    # published finding (IntHout et al. 2014): with few studies and heterogeneity, Wald CIs
+    # under-cover while Knapp–Hartung stays close to 95%
+    replicates = 300
+    table = coverage_study(ks=(5,), taus=(0.3,), replicates=replicates)
+    row = table.iloc[0]
+    mcse = 100 * math.sqrt(0.95 * 0.05 / replicates)
+    assert row["REML Knapp–Hartung CI"] >= 95 - MCSE_MULT * mcse
+    assert row["REML Wald CI"] < row["REML Knapp–Hartung CI"]
+    assert row["PI z"] < row["PI t-k-2"]  # Partlett & Riley 2017: z PIs under-cover at small k
+
+
+@pytest.mark.parametrize("moderator", [False, True], ids=["random-effects", "meta-regression"])
+def test_exact_engine_is_calibrated(moderator: bool) -> None:
+    ranks = sbc_ranks(exact_draws(moderator=moderator), replicates=300, moderator=moderator)
+    for column in [c for c in ranks.columns if c != "k"]:
+        assert uniformity_pvalue(ranks[column]) > SBC_ALPHA, column
+
+
+@pytest.mark.slow
+def test_nuts_random_effects_is_calibrated() -> None:
+    ranks = sbc_ranks(nuts_draws(), replicates=60, k_range=(6, 6))
+    for column in ("mu", "tau"):
+        assert uniformity_pvalue(ranks[column]) > SBC_ALPHA, column
