@@ -87,7 +87,7 @@ def test_extreme_but_valid_ratios_are_analysed(hr: float, width: float, k: int) 
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(content=st.binary(max_size=200))
-def test_cli_rejects_arbitrary_bytes_cleanly(content: bytes, tmp_path_factory) -> None:  # noqa: ANN001
+def test_cli_rejects_arbitrary_bytes_cleanly(content: bytes, tmp_path_factory) -> None:
     folder = tmp_path_factory.mktemp("fuzz")
     csv = folder / "input.csv"
     csv.write_bytes(content)

@@ -10,12 +10,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from hiermeta.validation.coverage import coverage_study  # noqa: E402
-from hiermeta.validation.engines import exact_draws, nuts_draws  # noqa: E402
-from hiermeta.validation.sbc import sbc_ranks, uniformity_pvalue  # noqa: E402
+from hiermeta.validation.coverage import coverage_study
+from hiermeta.validation.engines import exact_draws, nuts_draws
+from hiermeta.validation.sbc import sbc_ranks, uniformity_pvalue
 
 DRAWS = 99
 
@@ -114,7 +114,7 @@ def _has_tabulate() -> bool:
     return importlib.util.find_spec("tabulate") is not None
 
 
-def _plain(frame) -> str:  # noqa: ANN001
+def _plain(frame) -> str:
     frame = frame.reset_index()
     header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)

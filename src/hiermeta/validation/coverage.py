@@ -77,7 +77,7 @@ def coverage_study(
     rows = []
     for k in ks:
         for tau in taus:
-            rng = np.random.default_rng([random_seed, k, int(round(tau * 1000))])
+            rng = np.random.default_rng([random_seed, k, round(tau * 1000)])
             counts = dict.fromkeys(INTERVALS, 0)
             for _ in range(replicates):
                 for name, hit in _one(k, tau, mu, rng).items():

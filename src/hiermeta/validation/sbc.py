@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from hiermeta.data.convert import from_log_se
@@ -64,7 +65,7 @@ def sbc_ranks(
     return pd.DataFrame(rows)
 
 
-def uniformity_pvalue(ranks: np.ndarray, draws: int = 99, bins: int = 10) -> float:
+def uniformity_pvalue(ranks: ArrayLike, draws: int = 99, bins: int = 10) -> float:
     """Chi-square test that ranks in {0, …, draws} are uniform (equal-width bins)."""
     edges = np.linspace(0, draws + 1, bins + 1)
     counts, _ = np.histogram(np.asarray(ranks), bins=edges)
