@@ -51,3 +51,33 @@ def test_struggling_sampler_is_reported(case: str, tmp_path: Path) -> None:
         assert "Diagnostics failed" in top
         assert all(f in top for f in fit.attempts[-1].failed)
         assert "remedies tried" in report  # the methods paragraph lists every attempt
+
+
+def test_nuts_summary_json_is_byte_identical_for_the_same_seed(tmp_path: Path) -> None:
+    from hiermeta.cli import main
+
+    (tmp_path / "s.csv").write_text(
+        "study,hr,lo,hi\nA,0.66,0.49,0.88\nB,1.04,0.81,1.34\nC,0.53,0.36,0.78\nD,0.65,0.55,0.76\n"
+    )
+    args = [
+        "fit",
+        str(tmp_path / "s.csv"),
+        "--estimate",
+        "hr",
+        "--lower",
+        "lo",
+        "--upper",
+        "hi",
+        "--study",
+        "study",
+        "--engine",
+        "nuts",
+        "--seed",
+        "5",
+        "--no-progress",
+    ]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "a" / "summary.json").read_bytes() == (
+        tmp_path / "b" / "summary.json"
+    ).read_bytes()

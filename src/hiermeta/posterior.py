@@ -255,7 +255,7 @@ class BayesianResult(ABC):
         columns = ["mean", "sd", "median", "ci_low", "ci_high", "hdi_low", "hdi_high", "mcse_mean"]
         table = dict(zip(columns, values.T, strict=True))
         if self.data.is_ratio:
-            ratio = np.exp(values[:, 2:7])
+            ratio = self.data.to_natural(values[:, 2:7])
             ratio[[n.startswith("tau") for n in names]] = np.nan  # tau has no ratio-scale meaning
             m = self.data.measure
             for j, label in enumerate(["", " ci_low", " ci_high", " hdi_low", " hdi_high"]):

@@ -60,7 +60,8 @@ def ratio_columns(frame: pd.DataFrame, measure: str, is_ratio: bool) -> pd.DataF
         ("hdi_high", f"{measure} hdi_high"),
     ):
         if source in out.columns:
-            out[target] = np.exp(out[source].astype(float))
+            with np.errstate(over="ignore"):  # a bound beyond e^709 is reported as inf
+                out[target] = np.exp(out[source].astype(float).to_numpy())
     return out
 
 

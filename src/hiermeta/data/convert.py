@@ -494,6 +494,13 @@ def from_log_se(
         if value <= 0:
             raise InputError(f"{table.who(i)}: {name} {value:g} in {spread!r} must be positive")
     errors = spreads if se is not None else np.sqrt(spreads)
+    if measure in RATIO_MEASURES:
+        for i, value in enumerate(values):
+            if abs(value) > 50:  # e^50 ≈ 5e21: no ratio is that large
+                raise InputError(
+                    f"{table.who(i)}: log {measure} {value:g} is not a plausible log ratio "
+                    f"(a {measure} of e^{value:g}); did you pass the {measure} itself instead of its log?"
+                )
     n = len(values)
     how = "given SE" if se is not None else "SE = √variance"
     return _finish(

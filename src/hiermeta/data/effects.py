@@ -13,6 +13,9 @@ from hiermeta.errors import InputError, unknown_option
 
 __all__ = ["ADDITIVE_MEASURES", "RATIO_MEASURES", "EffectData"]
 
+#: Largest ratio of standard errors between two studies (weights differ by its square: 1e12).
+MAX_SE_RATIO = 1e6
+
 #: Measures analysed on the log scale and reported on the ratio scale.
 RATIO_MEASURES = ("HR", "OR", "RR", "IRR", "ROM")
 #: Measures analysed and reported on their own (additive) scale.
@@ -85,6 +88,18 @@ class EffectData:
                 raise InputError(f"study {label!r}: effect estimate {value} is not finite")
             if not (np.isfinite(err) and err > 0):
                 raise InputError(f"study {label!r}: standard error {err} must be positive")
+            if not err**2 > 0:
+                raise InputError(
+                    f"study {label!r}: standard error {err:g} is too small to be real (its square underflows to 0)"
+                )
+        if k > 1 and self.se.max() / self.se.min() > MAX_SE_RATIO:
+            small, large = int(np.argmin(self.se)), int(np.argmax(self.se))
+            raise InputError(
+                f"study {self.study[small]!r}: standard error {self.se[small]:g} is "
+                f"{self.se[large] / self.se[small]:.3g} times smaller than that of study "
+                f"{self.study[large]!r} ({self.se[large]:g}); beyond {MAX_SE_RATIO:g} the weights "
+                "cannot be combined in double precision — check the transcription"
+            )
         covariates = self.covariates.reset_index(drop=True).copy()
         if len(covariates.columns) and len(covariates) != k:
             raise InputError(f"covariates have {len(covariates)} rows for {k} studies")
@@ -122,7 +137,10 @@ class EffectData:
     def to_natural(self, values: ArrayLike) -> np.ndarray:
         """Map analysis-scale values to the reporting scale (``exp`` for ratio measures)."""
         array = np.asarray(values, dtype=float)
-        return np.exp(array) if self.is_ratio else array
+        if not self.is_ratio:
+            return array
+        with np.errstate(over="ignore"):  # exp of an absurdly wide interval is inf, not an error
+            return np.exp(array)
 
     def from_natural(self, values: ArrayLike) -> np.ndarray:
         """Map reporting-scale values (e.g. an HR threshold) to the analysis scale."""
@@ -138,9 +156,9 @@ class EffectData:
         """One row per study: label, y, se, the ratio-scale estimate and CI, covariates."""
         frame = pd.DataFrame({"study": list(self.study), "y": self.y, "se": self.se})
         if self.is_ratio:
-            frame[self.measure] = np.exp(self.y)
-            frame["ci_low"] = np.exp(self.y - 1.959963984540054 * self.se)
-            frame["ci_high"] = np.exp(self.y + 1.959963984540054 * self.se)
+            frame[self.measure] = self.to_natural(self.y)
+            frame["ci_low"] = self.to_natural(self.y - 1.959963984540054 * self.se)
+            frame["ci_high"] = self.to_natural(self.y + 1.959963984540054 * self.se)
         if self.cluster is not None:
             frame["cluster"] = list(self.cluster)
         for column in self.covariates.columns:

@@ -70,11 +70,11 @@ def conditional(model: LinearModel, tau: np.ndarray) -> Conditional:
     cov = np.einsum("nji,njk->nik", inv_chol, inv_chol)
     logdet = 2 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
     proper = model.prec0 > 0
-    quad = (
-        np.sum(w * y**2, axis=1)
-        + float(np.sum(model.prec0 * model.mean0**2))
-        - np.einsum("ni,ni->n", mean, rhs)
-    )
+    # y'Wy + m0'P0 m0 − m'Prec m, written as residual sums so that it stays accurate when
+    # one study is extremely precise (no cancellation of huge terms)
+    resid = y[None, :] - mean @ X.T
+    shift = mean - model.mean0[None, :]
+    quad = np.sum(w * resid**2, axis=1) + np.sum(model.prec0[None, :] * shift**2, axis=1)
     loglik = -0.5 * (
         len(y) * _LOG_2PI
         + np.sum(np.log(total), axis=1)
@@ -211,6 +211,11 @@ def find_edges(
         per_log = values + np.log(np.maximum(coarse, 1e-300))
     peak_log = float(np.max(per_log[finite]))
     keep_high = np.flatnonzero(finite & (per_log > peak_log - CUTOFF_NATS))
+    if not (keep_low.size and keep_high.size):
+        raise InputError(
+            "numerical failure locating the posterior of tau: the estimates and standard errors are "
+            "beyond the range the exact engine can integrate (check the scale of the data)"
+        )
     first, last = int(keep_low[0]), int(keep_high[-1])
     if last == len(coarse) - 1 and not np.isfinite(upper) and per_log[-1] > peak_log - 35:
         raise InputError(

@@ -165,7 +165,10 @@ class FrequentistResult:
         low, high = centre - crit * spread, centre + crit * spread
         out: dict[str, Any] = {"kind": kind, "level": level, "low": low, "high": high}
         if self.data.is_ratio:
-            out.update(ratio_low=float(np.exp(low)), ratio_high=float(np.exp(high)))
+            out.update(
+                ratio_low=float(self.data.to_natural(low)),
+                ratio_high=float(self.data.to_natural(high)),
+            )
         return out
 
     def tau2_ci(self, ci_level: float | None = None) -> dict[str, float]:
@@ -355,11 +358,15 @@ class FrequentistResult:
             out.update(pi_kind=pi_kind, pi_low=pi["low"], pi_high=pi["high"])
         if self.data.is_ratio:
             out["ratio"] = {
-                "estimate": float(np.exp(out["estimate"])),
-                "ci_low": float(np.exp(out["ci_low"])),
-                "ci_high": float(np.exp(out["ci_high"])),
-                "pi_low": None if out["pi_low"] is None else float(np.exp(out["pi_low"])),
-                "pi_high": None if out["pi_high"] is None else float(np.exp(out["pi_high"])),
+                "estimate": float(self.data.to_natural(out["estimate"])),
+                "ci_low": float(self.data.to_natural(out["ci_low"])),
+                "ci_high": float(self.data.to_natural(out["ci_high"])),
+                "pi_low": None
+                if out["pi_low"] is None
+                else float(self.data.to_natural(out["pi_low"])),
+                "pi_high": None
+                if out["pi_high"] is None
+                else float(self.data.to_natural(out["pi_high"])),
             }
         if self.is_regression:
             out["coefficients"] = [

@@ -115,7 +115,13 @@ def _fisher_scoring(
     tau2 = _he(y, v, X)
     for _ in range(200):
         _, cov, w, r = gls(y, v, X, tau2)
-        adjust = step(w, r, cov)
+        try:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                adjust = step(w, r, cov)
+        except ZeroDivisionError:
+            adjust = float("nan")
+        if not np.isfinite(adjust):  # degenerate information: maximise directly
+            break
         while tau2 + adjust < 0:
             adjust /= 2
         new = tau2 + adjust

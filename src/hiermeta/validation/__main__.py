@@ -103,7 +103,19 @@ def main() -> None:
                 lines.append(
                     f"| {name} | {len(ranks)} | {col} | {uniformity_pvalue(ranks[col], DRAWS):.3f} |"
                 )
-    lines += ["", "![SBC rank histograms](sbc_ranks.png)", ""]
+    pvalues = [
+        uniformity_pvalue(r[c], DRAWS) for r in results.values() for c in r.columns if c != "k"
+    ]
+    lines += [
+        "",
+        f"Criterion: uniformity is rejected when p < 0.001 (the CI threshold). Smallest p-value here: "
+        f"{min(pvalues):.3f} of {len(pvalues)} tests — "
+        + ("all pass." if min(pvalues) >= 0.001 else "SBC FAILS for at least one parameter.")
+        + f" With {len(pvalues)} tests, a Bonferroni level of 0.05 would be {0.05 / len(pvalues):.4f}.",
+        "",
+        "![SBC rank histograms](sbc_ranks.png)",
+        "",
+    ]
     (out / "README.md").write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
 
