@@ -486,6 +486,7 @@ def fit_nuts(
     remedies: bool = True,
     progressbar: bool | None = None,
     sampler: str = "auto",
+    shared_tau_model: bool = False,
 ) -> NutsResult:
     """Fit a random-effects model with PyMC's NUTS (see :func:`hiermeta.bayesian`).
 
@@ -511,6 +512,11 @@ def fit_nuts(
         ``"pymc"`` (PyMC's NUTS, C backend: quickest for a single small fit), ``"nutpie"``
         (numba: a ~3 s compile per model structure, then ~0.1 s per fit — for prior sweeps and
         batches) or ``"auto"`` (PyMC).
+    shared_tau_model
+        With nutpie: compile one model whose tau prior *family* is also a pm.Data switch
+        (half-normal, half-Cauchy, half-t, exponential, log-normal, inverse-gamma), so a sweep
+        across families compiles once. Its graph is larger (a cold compile of ~15 s instead of
+        ~4–8 s), so it pays from about three families on; ``hm.sensitivity`` decides.
     """
     mu_prior = mu_prior or DEFAULT_MU
     tau_prior = tau_prior or DEFAULT_TAU
@@ -530,7 +536,12 @@ def fit_nuts(
     inputs, coords, group_levels = _inputs(
         data, design, mu_prior, tau_prior, beta, subgroup_tau, multilevel, nu
     )
-    if chosen == "nutpie" and tau_prior.family in SWITCHABLE_TAU and not subgroup_tau:
+    if (
+        shared_tau_model
+        and chosen == "nutpie"
+        and tau_prior.family in SWITCHABLE_TAU
+        and not subgroup_tau
+    ):
         # one compiled nutpie model for every switchable tau prior: sweeps compile once
         inputs = replace(inputs, switch_tau=True)
     if parameterisation == "auto":

@@ -57,8 +57,10 @@ def sensitivity(
             row["note"] = "exact engine only"
             rows.append(row)
             continue
-        if engine == "nuts":  # one compiled model per prior family, reused across the sweep
+        if engine == "nuts":  # compiled models are reused across the sweep (nutpie)
             kwargs.setdefault("sampler", "nutpie")
+            families = {p.family for p in priors.values() if p.pymc_ok}
+            kwargs.setdefault("shared_tau_model", len(families) >= 3)
         fit = exact_fits.get(name) or bayesian(
             data, mu_prior=mu_prior, tau_prior=prior, engine=engine, **kwargs
         )
