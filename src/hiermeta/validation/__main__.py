@@ -22,15 +22,24 @@ DRAWS = 99
 
 def _histograms(results: dict, path: Path) -> None:
     panels = [(name, col) for name, ranks in results.items() for col in ranks.columns if col != "k"]
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.6), layout="constrained")
-    for ax, (name, col) in zip(np.atleast_1d(axes), panels, strict=True):
+    ncols = 5
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(2.8 * ncols, 2.4 * nrows), layout="constrained", squeeze=False
+    )
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (name, col) in zip(axes.flat, panels, strict=False):
         ranks = results[name][col]
-        ax.hist(ranks, bins=np.linspace(0, DRAWS + 1, 11), color="#1f77b4", alpha=0.8)
         expected = len(ranks) / 10
-        band = 1.96 * np.sqrt(expected * 0.9)
-        ax.axhspan(expected - band, expected + band, color="grey", alpha=0.25)
-        ax.set_title(f"{name}\n{col} (p = {uniformity_pvalue(ranks, DRAWS):.2f})", fontsize=8)
+        band = 1.96 * np.sqrt(expected * 0.9)  # 95% band of one bin's count under uniformity
+        ax.axhspan(expected - band, expected + band, color="grey", alpha=0.3, zorder=0)
+        ax.axhline(expected, color="grey", lw=0.8)
+        ax.hist(ranks, bins=np.linspace(0, DRAWS + 1, 11), histtype="step", color="#1f77b4", lw=2)
+        ax.set_ylim(0, 2 * expected)
+        ax.set_title(f"{name}: {col}\n(p = {uniformity_pvalue(ranks, DRAWS):.2f})", fontsize=8)
         ax.set_yticks([])
+        ax.set_xlabel("rank", fontsize=8)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
