@@ -64,8 +64,16 @@ class ScalarPosterior(ABC):
         """CDF, density and log-density slope at x (engines may share work between them)."""
         return self.cdf(x), self.pdf(x), self.log_pdf_slope(x)
 
-    def shortest_interval(self, level: float) -> tuple[float, float]:
+    def shortest_interval(
+        self,
+        level: float,
+        central: tuple[float, float] | None = None,
+        at_level: float | None = None,
+    ) -> tuple[float, float]:
         """Shortest interval with the given probability (the HDI of a unimodal posterior).
+
+        ``central`` (the central interval) and ``at_level`` (the ``level`` quantile) may be
+        passed when already known, saving their computation.
 
         Solves g(α) = pdf(q(α + level)) − pdf(q(α)) = 0 for the lower tail probability α by
         safeguarded Newton steps (g'(α) uses the slope of the log density); when the density
@@ -73,15 +81,19 @@ class ScalarPosterior(ABC):
         starts there.
         """
         eps = 1e-12
-        central = self.quantile(np.array([(1 - level) / 2, (1 + level) / 2]))
+        bounds = (
+            central
+            if central is not None
+            else self.quantile(np.array([(1 - level) / 2, (1 + level) / 2]))
+        )
         low_end = self.lower_bound()
         if np.isfinite(low_end):
-            upper = float(self.quantile(np.array([level]))[0])
+            upper = float(self.quantile(np.array([level]))[0]) if at_level is None else at_level
             dens = self.pdf(np.array([low_end, upper]))
             if dens[0] >= dens[1]:
                 return low_end, upper
         # 2-D Newton on (lo, hi): F(hi) − F(lo) = level and log f(hi) = log f(lo)
-        lo, hi = float(central[0]), float(central[1])
+        lo, hi = float(bounds[0]), float(bounds[1])
         for _ in range(50):
             x = np.array([lo, hi])
             cdf, dens, slope = self.evaluate(x)
@@ -151,7 +163,12 @@ class SamplePosterior(ScalarPosterior):
     def sd(self) -> float:
         return float(self.draws.std(ddof=1))
 
-    def shortest_interval(self, level: float) -> tuple[float, float]:
+    def shortest_interval(
+        self,
+        level: float,
+        central: tuple[float, float] | None = None,
+        at_level: float | None = None,
+    ) -> tuple[float, float]:
         n = self.draws.size
         width = int(np.floor(level * n))
         if width >= n:
@@ -248,8 +265,8 @@ class BayesianResult(ABC):
         rows = []
         for name in names:
             post = self._posterior_checked(name)
-            low, med, high = post.quantile(np.array([tail, 0.5, 1 - tail]))
-            hdi = post.shortest_interval(level)
+            low, med, high, at_level = post.quantile(np.array([tail, 0.5, 1 - tail, level]))
+            hdi = post.shortest_interval(level, central=(low, high), at_level=at_level)
             rows.append((post.mean, post.sd, med, low, high, hdi[0], hdi[1], post.mcse("mean")))
         values = np.array(rows, dtype=float).reshape(len(names), 8)
         columns = ["mean", "sd", "median", "ci_low", "ci_high", "hdi_low", "hdi_high", "mcse_mean"]
