@@ -211,6 +211,15 @@ class BayesianResult(ABC):
                 names += [f"{term.name}={level}" for level in term.levels]
         return names + [f"theta[{s}]" for s in self.data.study]
 
+    def _vector(self, param: str) -> np.ndarray:
+        """Design row for mu, a coefficient or a subgroup level (``"<moderator>=<level>"``)."""
+        if param == "mu":
+            return np.eye(self.design.p)[0]
+        if param in self.design.names[1:]:
+            return np.eye(self.design.p)[self.design.names.index(param)]
+        name, _, level = param.partition("=")
+        return self.design.level_vectors(name)[level]
+
     def _posterior_checked(self, param: str) -> ScalarPosterior:
         if param not in self.parameters():
             raise unknown_option("parameter", param, self.parameters())

@@ -27,10 +27,8 @@ from hiermeta.errors import ConvergenceWarning, InputError, unknown_option
 from hiermeta.posterior import BayesianResult, SamplePosterior, ScalarPosterior
 from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior
 
-__all__ = ["THRESHOLDS", "NutsResult", "fit_nuts"]
+__all__ = ["NutsResult", "fit_nuts"]
 
-#: Diagnostic thresholds (Vehtari et al. 2021 for R-hat and ESS; Betancourt 2016 for BFMI).
-THRESHOLDS = {"rhat": 1.01, "ess_bulk": 400.0, "ess_tail": 400.0, "divergences": 0, "bfmi": 0.3}
 
 #: One built model per structure (and coordinates); its compiled NUTS steps (PyMC, per
 #: target_accept) and nutpie model are kept with it, so later fits only swap the pm.Data values.
@@ -136,14 +134,6 @@ class NutsResult(BayesianResult):
     def _re_noise(self) -> np.ndarray:
         """Draws of a new study's random effect (tau × a standard normal or t draw)."""
         return np.asarray(self.idata.posterior["new_study_effect"].values)
-
-    def _vector(self, param: str) -> np.ndarray:
-        if param == "mu":
-            return np.eye(self.design.p)[0]
-        if param in self.design.names[1:]:
-            return np.eye(self.design.p)[self.design.names.index(param)]
-        name, _, level = param.partition("=")
-        return self.design.level_vectors(name)[level]
 
     def parameters(self) -> list[str]:
         names = super().parameters()

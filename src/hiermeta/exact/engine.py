@@ -62,10 +62,7 @@ class NormalMixture(ScalarPosterior):
         return special.ndtr(z) @ self.weight, dens, slope
 
     def log_pdf_slope(self, x: np.ndarray) -> np.ndarray:
-        x = np.atleast_1d(np.asarray(x, dtype=float))
-        z = (x[:, None] - self.means[None]) / self.sds[None]
-        dens = np.exp(-0.5 * z**2) / self.sds[None]
-        return -((dens * z / self.sds[None]) @ self.weight) / np.maximum(dens @ self.weight, 1e-300)
+        return self.evaluate(x)[2]
 
     def quantile(self, q: np.ndarray) -> np.ndarray:
         q = np.atleast_1d(np.asarray(q, dtype=float))
@@ -194,15 +191,6 @@ class ExactResult(BayesianResult):
         mean = self._mean @ c
         var = np.einsum("i,nij,j->n", c, self._cov, c) + extra_var
         return NormalMixture(self._weight, mean, np.sqrt(var))
-
-    def _vector(self, param: str) -> np.ndarray:
-        """Design row for mu, a coefficient or a subgroup level."""
-        if param == "mu":
-            return np.eye(self.design.p)[0]
-        if param in self.design.names[1:]:
-            return np.eye(self.design.p)[self.design.names.index(param)]
-        name, _, level = param.partition("=")
-        return self.design.level_vectors(name)[level]
 
     @cached_property
     def _tau_posterior(self) -> TauMarginal:

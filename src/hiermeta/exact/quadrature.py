@@ -119,11 +119,7 @@ class Grid:
 
     def density(self, tau: np.ndarray) -> np.ndarray:
         """Normalised posterior density of tau."""
-        tau = np.atleast_1d(np.asarray(tau, dtype=float))
-        panel, t, u = self._locate(tau)
-        g = _clenshaw(t, self.coef[panel])
-        inside = (tau >= self.tau_of(self.edges[0])) & (tau <= self.tau_of(self.edges[-1]))
-        return np.where(inside, np.maximum(g, 0.0) / (self.scale * np.exp(u)), 0.0)
+        return self.evaluate(tau)[1]
 
     def evaluate(self, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """CDF, density and log-density slope of tau at once (one panel lookup)."""
@@ -147,20 +143,7 @@ class Grid:
 
     def cdf(self, tau: np.ndarray) -> np.ndarray:
         """Posterior CDF of tau (exact to quadrature accuracy at any point)."""
-        tau = np.atleast_1d(np.asarray(tau, dtype=float))
-        panel, t, _ = self._locate(tau)
-        below = np.concatenate([[0.0], np.cumsum(self.panel_mass)])[panel]
-        half = (self.edges[panel + 1] - self.edges[panel]) / 2
-        partial = (
-            _clenshaw(t, self.coef_int[panel]) - _clenshaw(-np.ones_like(t), self.coef_int[panel])
-        ) * half
-        return np.clip(below + partial, 0.0, 1.0)
-
-
-def _clenshaw(t: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """Evaluate per-row polynomials (monomial coefficients, low degree first) at t."""
-    powers = np.vander(t, coef.shape[1], increasing=True)
-    return np.einsum("ij,ij->i", powers, coef)
+        return self.evaluate(tau)[0]
 
 
 @cache

@@ -26,7 +26,7 @@ from hiermeta.report.plots import forest, posterior_plot, sensitivity_plot, tau_
 from hiermeta.report.statements import probability_statements
 from hiermeta.results import jsonable
 
-__all__ = ["build_summary", "write_report"]
+__all__ = ["build_summary", "markdown_table", "write_report"]
 
 
 # ------------------------------------------------------------------------------ blocks
@@ -51,7 +51,7 @@ def _md(blocks: list[_Block]) -> str:
         elif b.kind == "list":
             out.append("\n".join(f"- {item}" for item in b.content) + "\n")
         elif b.kind == "table":
-            out.append(_md_table(b.content) + ("\n\n" + b.caption if b.caption else "") + "\n")
+            out.append(markdown_table(b.content) + ("\n\n" + b.caption if b.caption else "") + "\n")
         elif b.kind == "image":
             out.append(f"![{b.caption}]({b.content})\n\n*{b.caption}*\n")
     return "\n".join(out)
@@ -67,7 +67,7 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _md_table(frame: pd.DataFrame) -> str:
+def markdown_table(frame: pd.DataFrame) -> str:
     frame = frame.reset_index()
     header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)

@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from hiermeta.report.writer import markdown_table
 from hiermeta.validation.coverage import coverage_study
 from hiermeta.validation.engines import exact_draws, nuts_draws
 from hiermeta.validation.sbc import sbc_ranks, uniformity_pvalue
@@ -88,9 +89,7 @@ def main() -> None:
         f"cover the true effect of one new study. Bayesian rows use the defaults (mu ~ Normal(0, 1), tau ~ HalfNormal(0.5)). "
         f"({coverage_seconds:.0f} s)",
         "",
-        table.drop(columns=["replicates", "mcse"]).round(1).to_markdown()
-        if hasattr(table, "to_markdown") and _has_tabulate()
-        else _plain(table.drop(columns=["replicates", "mcse"]).round(1)),
+        markdown_table(table.drop(columns=["replicates", "mcse"]).round(1)),
         "",
         "Published findings to compare with: Wald intervals under-cover when k is small and tau > 0 while Knapp–Hartung "
         "stays close to nominal (IntHout, Ioannidis & Borm 2014, BMC Med Res Methodol 14:25; Sánchez-Meca & Marín-Martínez "
@@ -127,23 +126,6 @@ def main() -> None:
     ]
     (out / "README.md").write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
-
-
-def _has_tabulate() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("tabulate") is not None
-
-
-def _plain(frame) -> str:
-    frame = frame.reset_index()
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    rows = [
-        "| " + " | ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in row) + " |"
-        for row in frame.itertuples(index=False)
-    ]
-    return "\n".join([header, rule, *rows])
 
 
 if __name__ == "__main__":
