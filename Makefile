@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	  echo "creating $(VENV) with $$py"; rm -rf $(VENV); "$$py" -m venv $(VENV) || exit 1; \
 	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,distributed]"
 	@touch $(STAMP)
 
 # The flagship analysis: every spec in models/, one report folder each under out/ (index in out/index.html)
@@ -39,9 +39,10 @@ test-fast: install
 bench: install
 	MPLBACKEND=Agg $(BIN)/python benchmarks/run.py --out docs/benchmarks.md
 
-# Coverage study and simulation-based calibration → docs/validation/ (about 10 minutes)
+# Coverage study and simulation-based calibration → docs/validation/, every fit through hm.batch
+# on a local Dask cluster (about 10 minutes)
 validate: install
-	MPLBACKEND=Agg $(BIN)/python -m hiermeta.validation --out docs/validation
+	MPLBACKEND=Agg $(BIN)/python -m hiermeta.validation --out docs/validation --scheduler processes
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -7,7 +7,6 @@ import math
 import pytest
 
 from hiermeta.validation import coverage_study, sbc_ranks, uniformity_pvalue
-from hiermeta.validation.engines import exact_draws, nuts_draws
 
 #: A calibrated engine fails the uniformity test with probability SBC_ALPHA per parameter.
 SBC_ALPHA = 0.001
@@ -29,13 +28,13 @@ def test_knapp_hartung_near_nominal_and_wald_undercovers() -> None:
 
 @pytest.mark.parametrize("moderator", [False, True], ids=["random-effects", "meta-regression"])
 def test_exact_engine_is_calibrated(moderator: bool) -> None:
-    ranks = sbc_ranks(exact_draws(moderator=moderator), replicates=300, moderator=moderator)
+    ranks = sbc_ranks("exact", replicates=300, moderator=moderator)
     for column in [c for c in ranks.columns if c != "k"]:
         assert uniformity_pvalue(ranks[column]) > SBC_ALPHA, column
 
 
 @pytest.mark.slow
 def test_nuts_random_effects_is_calibrated() -> None:
-    ranks = sbc_ranks(nuts_draws(), replicates=60, k_range=(6, 6))
+    ranks = sbc_ranks("nuts", replicates=60, k_range=(6, 6))
     for column in ("mu", "tau"):
         assert uniformity_pvalue(ranks[column]) > SBC_ALPHA, column

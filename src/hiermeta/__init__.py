@@ -7,6 +7,7 @@ matplotlib only when a plot or report is made (``hm.report``).
 from typing import Any
 
 from hiermeta import priors
+from hiermeta.batch import BatchResult, Task, batch
 from hiermeta.bayesian import bayesian
 from hiermeta.compare import compare
 from hiermeta.data import (
@@ -28,12 +29,15 @@ from hiermeta.simulate import simulate
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchResult",
     "ConvergenceWarning",
     "EffectData",
     "InputError",
     "SpecError",
+    "Task",
     "__version__",
     "agreement",
+    "batch",
     "bayesian",
     "compare",
     "datasets",

@@ -12,6 +12,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from hiermeta.errors import HiermetaWarning, InputError
 
@@ -62,7 +63,121 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", help="also write the full report to this folder")
     fit.add_argument("--no-progress", action="store_true", help="no sampling progress bar")
     sub.add_parser("datasets", help="list the bundled datasets")
+    _batch_parser(sub)
     return parser
+
+
+def _batch_parser(sub: Any) -> None:
+    batch = sub.add_parser(
+        "batch",
+        help="fit many meta-analyses (a long CSV or a folder of CSVs) into one table",
+        description=(
+            "Fit every analysis of TASKS (a CSV with one row per study and an analysis-id column, "
+            "or a folder with one CSV per analysis) under every engine and prior given. Rows are "
+            "written to OUT as tasks finish; running the same command again resumes."
+        ),
+    )
+    batch.add_argument("tasks", help="long CSV file, or a folder of CSV files")
+    batch.add_argument("--out", required=True, help="output folder (resumable)")
+    batch.add_argument(
+        "--scheduler",
+        help="'processes' (a local Dask cluster) or the address of a Dask scheduler, e.g. "
+        "tcp://10.0.0.5:8786 (default: run in this process)",
+    )
+    batch.add_argument("--workers", type=int, help="worker processes with --scheduler processes")
+    batch.add_argument(
+        "--analysis", default="analysis", help="analysis-id column (default: analysis)"
+    )
+    for name, text in [
+        ("estimate", "column with the ratio (with --lower, --upper)"),
+        ("lower", "column with the lower CI bound"),
+        ("upper", "column with the upper CI bound"),
+        ("y", "column with log-scale estimates (with --se)"),
+        ("se", "column with their standard errors"),
+        ("study", "column with study labels"),
+    ]:
+        batch.add_argument(f"--{name}", help=text)
+    batch.add_argument("--measure", default="HR", type=str.upper, help="HR, OR, RR… (default HR)")
+    batch.add_argument(
+        "--ci-level", default="0.95", help="CI level of the input CIs (default 0.95)"
+    )
+    batch.add_argument(
+        "--engine",
+        action="append",
+        help="exact (default), nuts, or a frequentist method (REML, DL…); repeatable",
+    )
+    batch.add_argument("--tau-prior", action="append", help="e.g. halfnormal(0.5); repeatable")
+    batch.add_argument("--mu-prior", action="append", help="e.g. normal(0,1); repeatable")
+    batch.add_argument("--moderator", action="append", default=[], help="moderator column")
+    batch.add_argument("--draws", type=int, help="NUTS draws per chain")
+    batch.add_argument("--tune", type=int, help="NUTS tuning steps per chain")
+    batch.add_argument("--chains", type=int, help="NUTS chains")
+    batch.add_argument("--sampler", choices=["pymc", "nutpie"], help="NUTS sampler")
+    batch.add_argument(
+        "--posteriors", action="store_true", help="keep each posterior (OUT/posteriors/)"
+    )
+    batch.add_argument("--seed", type=int, default=0, help="batch random seed (default 0)")
+    batch.add_argument("--no-progress", action="store_true", help="no progress line")
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    from hiermeta.batch import batch
+
+    columns = {
+        name: getattr(args, name)
+        for name in ("estimate", "lower", "upper", "y", "se", "study")
+        if getattr(args, name)
+    }
+    try:
+        level: float | str = float(args.ci_level)
+    except ValueError:
+        level = args.ci_level
+    columns.update(measure=args.measure, ci_level=level)
+    if args.moderator:
+        columns["covariates"] = list(args.moderator)
+    nuts = {
+        name: getattr(args, name)
+        for name in ("draws", "tune", "chains", "sampler")
+        if getattr(args, name) is not None
+    }
+    out = Path(args.out)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", HiermetaWarning)
+        try:
+            result = batch(
+                args.tasks,
+                engine=args.engine or "exact",
+                tau_prior=args.tau_prior,
+                mu_prior=args.mu_prior,
+                moderators=args.moderator or None,
+                nuts=nuts or None,
+                analysis=args.analysis,
+                columns=columns,
+                out=out,
+                scheduler=args.scheduler,
+                n_workers=args.workers,
+                posteriors=args.posteriors,
+                random_seed=args.seed,
+                progress=not args.no_progress,
+            )
+        except KeyboardInterrupt:
+            print(
+                f"hiermeta: interrupted; finished tasks are saved in {out}/ — run the same "
+                "command again to resume",
+                file=sys.stderr,
+            )
+            return 130
+    for record in caught:
+        if issubclass(record.category, HiermetaWarning):
+            print(f"hiermeta: warning: {record.message}", file=sys.stderr)
+    table = result.table
+    failed = int((table["status"] == "failed").sum())
+    print(
+        f"{len(table)} tasks: {len(table) - failed} fitted, {failed} failed "
+        f"({result.ran} run now, {result.resumed} already done) in {result.seconds:.1f} s"
+    )
+    print(f"results: {out / 'results.csv'}")
+    return 0
 
 
 def _spec_for_fit(args: argparse.Namespace) -> str:
@@ -149,6 +264,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
         print(datasets().drop(columns=["source"]).to_string())
         return 0
+    if args.command == "batch":
+        return _run_batch(args)
     progress = not getattr(args, "no_progress", False) and not args.json
     if args.command == "run":
         paths = [Path(p) for p in args.spec]

@@ -202,9 +202,14 @@ def _decimals(value: float) -> int:
     return len(text.split(".")[1].rstrip("0"))
 
 
+#: Floor of the rounding slack on the log scale: a CI computed and stored at full double
+#: precision is symmetric only up to the round-off of log/exp (about 1e-16 relative).
+FLOAT_SLACK = 1e-12
+
+
 def _rounding_slack(value: float) -> float:
     """Largest log-scale change caused by rounding ``value`` at its printed precision."""
-    return 0.5 * 10.0 ** (-_decimals(value)) / value
+    return max(0.5 * 10.0 ** (-_decimals(value)) / value, FLOAT_SLACK)
 
 
 def _finish(

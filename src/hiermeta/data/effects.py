@@ -83,15 +83,22 @@ class EffectData:
         if len(set(self.study)) != k:
             dups = sorted({s for s in self.study if self.study.count(s) > 1})
             raise InputError(f"duplicate study labels {dups}; labels must be unique")
-        for label, value, err in zip(self.study, self.y, self.se, strict=True):
-            if not np.isfinite(value):
-                raise InputError(f"study {label!r}: effect estimate {value} is not finite")
-            if not (np.isfinite(err) and err > 0):
-                raise InputError(f"study {label!r}: standard error {err} must be positive")
-            if not err**2 > 0:
-                raise InputError(
-                    f"study {label!r}: standard error {err:g} is too small to be real (its square underflows to 0)"
-                )
+        with np.errstate(under="ignore"):
+            clean = bool(
+                np.all(np.isfinite(self.y))
+                and np.all(np.isfinite(self.se))
+                and np.all(self.se**2 > 0)
+            )
+        if not clean:  # find the first bad study for the message
+            for label, value, err in zip(self.study, self.y, self.se, strict=True):
+                if not np.isfinite(value):
+                    raise InputError(f"study {label!r}: effect estimate {value} is not finite")
+                if not (np.isfinite(err) and err > 0):
+                    raise InputError(f"study {label!r}: standard error {err} must be positive")
+                if not err**2 > 0:
+                    raise InputError(
+                        f"study {label!r}: standard error {err:g} is too small to be real (its square underflows to 0)"
+                    )
         if k > 1 and self.se.max() / self.se.min() > MAX_SE_RATIO:
             small, large = int(np.argmin(self.se)), int(np.argmax(self.se))
             raise InputError(
@@ -100,11 +107,12 @@ class EffectData:
                 f"{self.study[large]!r} ({self.se[large]:g}); beyond {MAX_SE_RATIO:g} the weights "
                 "cannot be combined in double precision — check the transcription"
             )
-        covariates = self.covariates.reset_index(drop=True).copy()
-        if len(covariates.columns) and len(covariates) != k:
-            raise InputError(f"covariates have {len(covariates)} rows for {k} studies")
-        if not len(covariates.columns):
-            covariates = pd.DataFrame(index=range(k))
+        if len(self.covariates.columns):
+            if len(self.covariates) != k:
+                raise InputError(f"covariates have {len(self.covariates)} rows for {k} studies")
+            covariates = self.covariates.reset_index(drop=True).copy()
+        else:
+            covariates = pd.DataFrame(index=pd.RangeIndex(k))
         object.__setattr__(self, "covariates", covariates)
         if self.cluster is not None:
             if len(self.cluster) != k:

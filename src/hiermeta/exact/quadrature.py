@@ -292,15 +292,16 @@ def normal_mixture_pdf(
 def invert_cdf(
     cdf_pdf: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     probs: np.ndarray,
-    lo: float,
-    hi: float,
+    lo: float | np.ndarray,
+    hi: float | np.ndarray,
     start: np.ndarray | None = None,
     tol: float = 1e-13,
     max_iter: int = 200,
 ) -> np.ndarray:
     """Vectorised safeguarded Newton inversion of a continuous CDF on [lo, hi].
 
-    ``cdf_pdf(x)`` returns the CDF and the density at x (one call shares their work).
+    ``cdf_pdf(x)`` returns the CDF and the density at x (one call shares their work); ``lo``
+    and ``hi`` may be arrays broadcasting against ``probs`` (one bracket per row).
     """
     probs = np.asarray(probs, dtype=float)
     a = np.full(probs.shape, lo)

@@ -114,6 +114,12 @@ class FrequentistResult:
         return float(stats.norm.ppf(upper))
 
     # ------------------------------------------------------------------ intervals
+    def confidence_interval(self, ci_level: float | None = None) -> tuple[float, float]:
+        """Confidence interval of :attr:`estimate` (Wald or Knapp–Hartung, as fitted)."""
+        level = check_level(self.ci_level if ci_level is None else ci_level)
+        crit = self._critical(level)
+        return self.estimate - crit * self.se, self.estimate + crit * self.se
+
     def coefficients(self, ci_level: float | None = None) -> pd.DataFrame:
         """Coefficient table: estimate, se, statistic, p-value, CI, ratio-scale columns."""
         level = check_level(self.ci_level if ci_level is None else ci_level)

@@ -4,59 +4,55 @@ For each number of studies k and true heterogeneity tau, meta-analyses are simul
 true mean log HR ``mu`` and within-study SEs uniform on (0.1, 0.5) (log HRs of trials with
 roughly 16 to 400 deaths), and we count how often each 95% interval contains the truth: the
 mean effect for confidence/credible intervals, the true effect of one new study for prediction
-intervals.
+intervals. Every fit runs through :func:`hiermeta.batch` (so the study can use a Dask cluster
+and resume), one task per replicate and interval family.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from hiermeta.data.convert import from_log_se
-from hiermeta.exact import fit_exact
-from hiermeta.frequentist import frequentist
+from hiermeta.batch import Task, batch, read_tasks
 
 __all__ = ["INTERVALS", "coverage_study"]
 
-INTERVALS = (
-    "REML Wald CI",
-    "REML Knapp–Hartung CI",
-    "DL Wald CI",
-    "PI z",
-    "PI t-k-1",
-    "PI t-k-2",
-    "Bayes CrI (mu)",
-    "Bayes predictive",
-)
+#: interval name → (engine, options, which columns): "mean" = the CI/CrI of mu, "new" = the
+#: prediction/predictive interval
+INTERVALS: dict[str, tuple[str, dict[str, str], str]] = {
+    "REML Wald CI": ("REML", {"ci": "wald", "pi_kind": "z"}, "mean"),
+    "REML Knapp–Hartung CI": ("REML", {"ci": "knapp-hartung", "pi_kind": "z"}, "mean"),
+    "DL Wald CI": ("DL", {"ci": "wald", "pi_kind": "z"}, "mean"),
+    "PI z": ("REML", {"ci": "wald", "pi_kind": "z"}, "new"),
+    "PI t-k-1": ("REML", {"ci": "wald", "pi_kind": "t-k-1"}, "new"),
+    "PI t-k-2": ("REML", {"ci": "wald", "pi_kind": "t-k-2"}, "new"),
+    "Bayes CrI (mu)": ("exact", {}, "mean"),
+    "Bayes predictive": ("exact", {}, "new"),
+}
 
 
-def _one(k: int, tau: float, mu: float, rng: np.random.Generator) -> dict[str, bool]:
-    se = rng.uniform(0.1, 0.5, k)
-    theta = mu + tau * rng.standard_normal(k)
-    y = theta + se * rng.standard_normal(k)
-    new = mu + tau * rng.standard_normal()
-    data = from_log_se(pd.DataFrame({"y": y, "se": se}), y="y", se="se")
-    hits: dict[str, bool] = {}
-    reml = frequentist(data, "REML")
-    c = reml.coefficients().iloc[0]
-    hits["REML Wald CI"] = bool(c.ci_low <= mu <= c.ci_high)
-    c = frequentist(data, "REML", ci="knapp-hartung").coefficients().iloc[0]
-    hits["REML Knapp–Hartung CI"] = bool(c.ci_low <= mu <= c.ci_high)
-    c = frequentist(data, "DL").coefficients().iloc[0]
-    hits["DL Wald CI"] = bool(c.ci_low <= mu <= c.ci_high)
-    for kind in ("z", "t-k-1", "t-k-2"):
-        if kind == "t-k-2" and k < 3:
-            continue
-        pi = reml.prediction_interval(kind)
-        hits[f"PI {kind}"] = bool(pi["low"] <= new <= pi["high"])
-    fit = fit_exact(data)
-    low, high = fit.quantile("mu", [0.025, 0.975])
-    hits["Bayes CrI (mu)"] = bool(low <= mu <= high)
-    low, high = fit.quantile("predictive", [0.025, 0.975])
-    hits["Bayes predictive"] = bool(low <= new <= high)
-    return hits
+def _simulate(
+    ks: Sequence[int], taus: Sequence[float], replicates: int, mu: float, random_seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Long table of every simulated meta-analysis, and the truth of each (mu, new study)."""
+    studies, truth = [], []
+    for k in ks:
+        for tau in taus:
+            rng = np.random.default_rng([random_seed, k, round(tau * 1000)])
+            for r in range(replicates):
+                se = rng.uniform(0.1, 0.5, k)
+                theta = mu + tau * rng.standard_normal(k)
+                y = theta + se * rng.standard_normal(k)
+                new = mu + tau * rng.standard_normal()
+                name = f"k{k}-tau{tau:g}-r{r}"
+                studies.append(pd.DataFrame({"analysis": name, "y": y, "se": se}))
+                truth.append((name, k, tau, mu, new))
+    return pd.concat(studies, ignore_index=True), pd.DataFrame(
+        truth, columns=["analysis", "cell_k", "cell_tau", "true_mu", "true_new"]
+    )
 
 
 def coverage_study(
@@ -65,8 +61,13 @@ def coverage_study(
     replicates: int = 1000,
     mu: float = float(np.log(0.8)),
     random_seed: int = 2024,
+    scheduler: Any = None,
+    out: Any = None,
 ) -> pd.DataFrame:
     """Coverage (%) of every 95% interval of :data:`INTERVALS` for each (k, tau).
+
+    ``scheduler`` and ``out`` are passed to :func:`hiermeta.batch` (a Dask cluster; a
+    resumable folder).
 
     Returns
     -------
@@ -74,16 +75,41 @@ def coverage_study(
         Index (k, tau), one column per interval, plus ``replicates`` and the Monte-Carlo
         standard error of a coverage of 95% (``mcse``, percentage points).
     """
+    studies, truth = _simulate(ks, taus, replicates, mu, random_seed)
+    datasets, _ = read_tasks(studies, "analysis", y="y", se="se")
+    variants = {(engine, tuple(sorted(opts.items()))) for engine, opts, _ in INTERVALS.values()}
+    tasks = [
+        Task(
+            task_id=f"{name}|{engine}|{'|'.join(v for _, v in opts)}",
+            data=data,  # type: ignore[arg-type]
+            engine=engine,
+            options=opts,
+            analysis=name,
+        )
+        for name, data in datasets.items()
+        for engine, opts in sorted(variants)
+    ]
+    table = batch(tasks, scheduler=scheduler, out=out, progress=False).table
+    table = table.merge(truth, on="analysis")
     rows = []
-    for k in ks:
-        for tau in taus:
-            rng = np.random.default_rng([random_seed, k, round(tau * 1000)])
-            counts = dict.fromkeys(INTERVALS, 0)
-            for _ in range(replicates):
-                for name, hit in _one(k, tau, mu, rng).items():
-                    counts[name] += hit
-            row = {"k": k, "tau": tau, **{name: 100 * n / replicates for name, n in counts.items()}}
-            row["replicates"] = replicates
-            row["mcse"] = 100 * np.sqrt(0.95 * 0.05 / replicates)
-            rows.append(row)
+    for (k, tau), cell in table.groupby(["cell_k", "cell_tau"], sort=True):
+        row: dict[str, Any] = {"k": k, "tau": tau}
+        for name, (engine, opts, which) in INTERVALS.items():
+            wanted = "" if not opts else _options_text(opts)
+            sub = cell[(cell["engine"] == engine) & (cell["options"].fillna("") == wanted)]
+            target = np.exp(sub["true_mu"] if which == "mean" else sub["true_new"])
+            if which == "mean":
+                low, high = sub["effect_low"], sub["effect_high"]
+            else:
+                low, high = sub["pred_low"], sub["pred_high"]
+            row[name] = 100 * float(np.mean((low <= target) & (target <= high)))
+        row["replicates"] = replicates
+        row["mcse"] = 100 * np.sqrt(0.95 * 0.05 / replicates)
+        rows.append(row)
     return pd.DataFrame(rows).set_index(["k", "tau"])
+
+
+def _options_text(options: dict[str, str]) -> str:
+    import json
+
+    return json.dumps(options, sort_keys=True)

@@ -1,0 +1,149 @@
+"""Running a unit of tasks: what one worker does (in this process or on a Dask worker).
+
+Exact-engine random-effects tasks are summarised together by the vectorised engine
+(:mod:`hiermeta.exact.vectorised`); every other task is fitted on its own with
+:func:`hiermeta.bayesian` — NUTS tasks of one model structure reuse the model compiled by the
+first (the cache lives in the worker process). A task that fails is recorded with its reason;
+it never stops the others.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hiermeta.batch.rows import (
+    RowSettings,
+    base_row,
+    effect_columns,
+    failed_row,
+    row_from_frequentist,
+    row_from_result,
+)
+from hiermeta.batch.tasks import Task
+from hiermeta.bayesian import ENGINES, bayesian
+from hiermeta.exact.vectorised import summarise_many, vectorisable
+from hiermeta.frequentist import frequentist
+
+__all__ = ["Outcome", "run_unit", "vectorised"]
+
+#: Analyses summarised in one vectorised pass (bounds the memory: ~N × 321 × k doubles).
+VECTOR_CHUNK = 256
+
+
+@dataclass
+class Outcome:
+    """A finished task: its row, and its posterior (an ArviZ DataTree) when asked for."""
+
+    row: dict[str, Any]
+    posterior: Any = None
+
+
+def vectorised(task: Task, posteriors: bool) -> bool:
+    """True when the task goes through the vectorised exact engine."""
+    return (
+        task.engine == "exact"
+        and task.data is not None
+        and not task.moderators
+        and not posteriors
+        and vectorisable(task.mu_prior, task.tau_prior)
+    )
+
+
+def run_unit(tasks: list[Task], settings: RowSettings, posteriors: bool = False) -> list[Outcome]:
+    """Run tasks; one outcome per task, in the order given."""
+    outcomes: dict[str, Outcome] = {}
+    fast = [t for t in tasks if vectorised(t, posteriors)]
+    for start in range(0, len(fast), VECTOR_CHUNK):
+        for outcome in _run_vectorised(fast[start : start + VECTOR_CHUNK], settings):
+            outcomes[outcome.row["task_id"]] = outcome
+    for task in tasks:
+        if task.task_id not in outcomes:
+            outcomes[task.task_id] = _run_one(task, settings, posteriors)
+    return [outcomes[t.task_id] for t in tasks]
+
+
+def _run_vectorised(tasks: list[Task], settings: RowSettings) -> list[Outcome]:
+    start = time.perf_counter()
+    order = sorted(tasks, key=lambda t: t.data.k)  # type: ignore[union-attr]  # less padding
+    datas = [t.data for t in order]
+    thresholds = np.array([d.from_natural(settings.thresholds) for d in datas])  # type: ignore[union-attr]
+    summary = summarise_many(
+        [d.y for d in datas],  # type: ignore[union-attr]
+        [d.se for d in datas],  # type: ignore[union-attr]
+        [t.mu_prior for t in order],
+        [t.tau_prior for t in order],
+        settings.probs,
+        thresholds,
+    )
+    seconds = (time.perf_counter() - start) / max(len(order), 1)
+    out = []
+    for i, task in enumerate(order):
+        if summary.error[i]:
+            out.append(
+                Outcome(failed_row(task, settings, f"InputError: {summary.error[i]}", seconds))
+            )
+            continue
+        row = base_row(task, settings)
+        effect_columns(
+            row,
+            datas[i].is_ratio,  # type: ignore[union-attr]
+            summary.mu_q[i],
+            summary.new_q[i],
+            summary.tau_q[i],
+            summary.p_mu[i],
+            summary.p_new[i],
+            settings.thresholds,
+        )
+        row.update(seconds=seconds, converged=True)
+        out.append(Outcome(row))
+    return out
+
+
+def _run_one(task: Task, settings: RowSettings, posteriors: bool) -> Outcome:
+    if task.data is None:
+        return Outcome(failed_row(task, settings, task.data_error or "no data"))
+    start = time.perf_counter()
+    result: Any = None
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        try:
+            if task.engine in ENGINES:
+                result = _fit_bayesian(task, settings)
+                row = row_from_result(task, result, settings, time.perf_counter() - start)
+            else:
+                fit = frequentist(
+                    task.data,
+                    method=task.engine,
+                    ci=dict(task.options).get("ci", "wald"),
+                    moderators=list(task.moderators) or None,
+                )
+                row = row_from_frequentist(task, fit, settings, time.perf_counter() - start)
+        except Exception as err:  # one task's failure is recorded, never stops the batch
+            reason = f"{type(err).__name__}: {err}"
+            row = failed_row(task, settings, reason, time.perf_counter() - start)
+            result = None
+    caught = [f"{r.category.__name__}: {r.message}" for r in records]
+    if caught:
+        row["warnings"] = " | ".join([*task.data_warnings, *dict.fromkeys(caught)])
+    posterior = result.idata if (posteriors and result is not None) else None
+    return Outcome(row, posterior)
+
+
+def _fit_bayesian(task: Task, settings: RowSettings) -> Any:
+    options: dict[str, Any] = dict(task.options)
+    if task.engine == "nuts":
+        options.setdefault("progressbar", False)
+    return bayesian(
+        task.data,  # type: ignore[arg-type]
+        mu_prior=task.mu_prior,
+        tau_prior=task.tau_prior,
+        engine=task.engine,
+        moderators=list(task.moderators) or None,
+        random_seed=task.seed(settings.batch_seed),
+        **options,
+    )

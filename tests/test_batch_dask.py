@@ -1,0 +1,105 @@
+"""hm.batch on a real dask.distributed LocalCluster of two worker processes on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hiermeta as hm
+from hiermeta.batch import BatchWarning, read_tasks
+
+distributed = pytest.importorskip("distributed", reason="needs hiermeta[distributed]")
+
+#: Columns that describe where and how long a task ran, not its result.
+RUN_COLUMNS = ["seconds", "worker"]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=50,
+    ) as local:
+        yield local
+
+
+def _long_table(n: int, k: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    parts = []
+    for a in range(n):
+        se = rng.uniform(0.1, 0.4, k)
+        y = -0.2 + 0.15 * rng.standard_normal(k) + se * rng.standard_normal(k)
+        parts.append(pd.DataFrame({"analysis": f"ma{a:03d}", "y": y, "se": se}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_exact_batch_at_a_scheduler_address_equals_the_in_process_batch(
+    cluster: Any, tmp_path: Path
+) -> None:
+    table = _long_table(600, k=6, seed=1)
+    engines = ["exact", "REML"]
+    here = hm.batch(table, engine=engines, progress=False).table
+    there = hm.batch(
+        table, engine=engines, scheduler=cluster.scheduler_address, out=tmp_path, progress=False
+    )
+    pd.testing.assert_frame_equal(
+        here.drop(columns=RUN_COLUMNS), there.table.drop(columns=RUN_COLUMNS)
+    )
+    assert there.table["worker"].nunique() == 2  # both workers took units
+
+
+@pytest.mark.slow
+def test_nuts_batch_survives_a_killed_worker_and_runs_every_task_once(
+    cluster: Any, tmp_path: Path
+) -> None:
+    datasets, _ = read_tasks(_long_table(8, k=5, seed=2))
+    options = {"draws": 1000, "tune": 1000, "chains": 2, "remedies": False, "sampler": "pymc"}
+    killed: dict[str, Any] = {}
+    with distributed.Client(cluster) as client:
+
+        def progress(row: dict, done: int, total: int) -> None:
+            if killed:
+                return
+            busy = {address: list(keys) for address, keys in client.processing().items() if keys}
+            if not busy:
+                return
+            address = next(iter(busy))
+            pid = client.run(os.getpid, workers=[address])[address]
+            os.kill(pid, signal.SIGKILL)  # the nanny restarts it; its tasks go elsewhere
+            killed.update(pid=pid, keys=busy[address], after=done)
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", BatchWarning)
+            result = hm.batch(
+                datasets,
+                engine="nuts",
+                nuts=options,
+                scheduler=client,
+                out=tmp_path,
+                progress=progress,
+            )
+    assert killed and killed["after"] < 8, "no worker was killed mid-batch"
+    table = result.table
+    assert (table["status"] == "ok").all(), table[["task_id", "error"]]
+    assert not [w for w in caught if "failed" in str(w.message)]
+    lines = (tmp_path / "rows.jsonl").read_text(encoding="utf-8").splitlines()
+    ids = [json.loads(line)["task_id"] for line in lines]
+    assert sorted(ids) == sorted(datasets)  # every task exactly once: none lost, none twice
+    # rows are appended in the order tasks finish: after the kill, none comes from the dead
+    # process — the tasks it held were run again by another worker (or its restarted self)
+    after_kill = [json.loads(line)["worker"] for line in lines[killed["after"] :]]
+    assert after_kill and not any(w.endswith(f":{killed['pid']}") for w in after_kill)
+    assert (table["rhat_max"] < 1.05).all()
