@@ -23,6 +23,9 @@ import pandas as pd
 
 import hiermeta as hm
 
+sys.path.insert(0, str(Path(__file__).parent))
+from batch_bench import bench_batch_exact, bench_batch_nuts
+
 
 def timed(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
     """Median wall time in seconds."""
@@ -286,6 +289,9 @@ def main() -> None:
     sections = {"Frequentist engine": bench_frequentist(), "Exact Bayesian engine": bench_exact()}
     if not args.skip_nuts:
         sections["NUTS engine (PyMC)"] = bench_nuts()
+    sections["Batches (hm.batch)"] = bench_batch_exact()
+    if not args.skip_nuts:
+        sections["Batches (hm.batch)"] += bench_batch_nuts()
     lines = [
         "# Benchmarks",
         "",
@@ -294,7 +300,9 @@ def main() -> None:
         "",
         "Targets: REML faster than metafor (about 3 ms per REML fit at k = 56, 13 ms per 3-group meta-regression at k = 65); "
         "exact full summary k = 10 < 5 ms, k = 1000 < 50 ms, 1,000 prior × dataset combinations < 5 s; "
-        "NUTS default fit clearly quicker than a plain PyMC script; an 8-prior sweep well under 8 single fits.",
+        "NUTS default fit clearly quicker than a plain PyMC script; an 8-prior sweep well under 8 single fits; "
+        "10,000 exact analyses in seconds on one machine; a NUTS batch on a 2-worker Dask cluster survives a killed "
+        "worker with every task run exactly once.",
         "",
     ]
     for title, rows in sections.items():

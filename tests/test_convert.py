@@ -147,6 +147,19 @@ def test_rounded_published_cis_do_not_warn() -> None:
         hm.from_ratio_ci(frame, "hr", "ci_low", "ci_high", study="study", ci_level="ci_level")
 
 
+def test_cis_computed_at_full_precision_do_not_warn() -> None:
+    # found by the batch work: a CI computed as exp(y ± 1.96 se) and stored unrounded is
+    # symmetric only up to the round-off of exp/log (~1e-16), which once counted as asymmetry
+    rng = np.random.default_rng(0)
+    y, se = rng.normal(-0.2, 0.3, 200), rng.uniform(0.1, 0.5, 200)
+    frame = pd.DataFrame(
+        {"hr": np.exp(y), "lo": np.exp(y - 1.96 * se), "hi": np.exp(y + 1.96 * se)}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AsymmetricCIWarning)
+        hm.from_ratio_ci(frame, "hr", "lo", "hi")
+
+
 def test_duplicates_can_be_numbered() -> None:
     data = _convert(_table(study=["Lane 2019", "Lane 2019"]), duplicates="suffix")
     assert data.study == ("Lane 2019 [1]", "Lane 2019 [2]")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import warnings
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,7 +130,8 @@ class Task:
         """The task's seed: its own, or one derived from the batch seed and the task id."""
         if self.random_seed is not None:
             return int(self.random_seed)
-        sequence = np.random.SeedSequence([batch_seed, zlib.crc32(self.task_id.encode())])
+        digest = hashlib.sha256(self.task_id.encode()).digest()[:16]  # 128 bits: no collisions
+        sequence = np.random.SeedSequence([batch_seed, int.from_bytes(digest, "little")])
         return int(sequence.generate_state(1)[0])
 
     def fingerprint(self, batch_seed: int) -> str:
