@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import deque
 from typing import Any, TextIO
 
 __all__ = ["ProgressLine"]
+
+#: Rows over which the current pace is measured.
+WINDOW = 20
 
 
 class ProgressLine:
@@ -25,6 +29,9 @@ class ProgressLine:
         self._last_draw = 0.0
         self._last_tenth = -1
         self.done = resumed
+        # (time, done) of recent rows: the time left follows the current pace, not the average
+        # (exact tasks finish by thousands at once, NUTS tasks one every few seconds)
+        self._recent: deque[tuple[float, int]] = deque(maxlen=WINDOW)
         if resumed:
             self.stream.write(f"batch: {resumed} of {total} tasks already done (resuming)\n")
 
@@ -32,6 +39,8 @@ class ProgressLine:
         self.done = done
         self.failed += row.get("status") == "failed"
         now = time.perf_counter()
+        if not self._recent or self._recent[-1][0] != now:
+            self._recent.append((now, done))
         tenth = 10 * done // max(total, 1)
         if self.tty and (now - self._last_draw > 0.1 or done == total):
             self.stream.write("\r" + self._text(now))
@@ -45,7 +54,11 @@ class ProgressLine:
         ran = self.done - self.resumed
         elapsed = now - self.start
         rate = ran / elapsed if elapsed > 0 else 0.0
-        left = (self.total - self.done) / rate if rate > 0 else float("nan")
+        pace = rate
+        if len(self._recent) >= 2:
+            (t0, d0), (t1, d1) = self._recent[0], self._recent[-1]
+            pace = (d1 - d0) / (t1 - t0) if t1 > t0 else rate
+        left = (self.total - self.done) / pace if pace > 0 else float("nan")
         width = 24
         filled = int(width * self.done / max(self.total, 1))
         bar = "#" * filled + "-" * (width - filled)

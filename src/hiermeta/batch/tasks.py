@@ -324,8 +324,7 @@ def tasks_from_frame(
     -------
     dict
         Analysis id → :class:`EffectData` (or the conversion error), in order of appearance.
-        Conversion warnings are attached as ``warnings_by_analysis`` on the returned dict's
-        ``.warnings`` attribute (see :func:`read_tasks`).
+        :func:`read_tasks` also returns the conversion warnings of each analysis.
     """
     datasets, _ = _split(
         frame,

@@ -93,7 +93,10 @@ def main() -> None:
             ),
         }
         sbc_seconds = time.perf_counter() - start
-    where = f"on Dask ({args.scheduler})" if args.scheduler else "in one process"
+    if args.scheduler == "processes":
+        where = "on a local Dask cluster, `--scheduler processes`"
+    else:
+        where = f"on the Dask scheduler at {args.scheduler}" if args.scheduler else "in one process"
     _histograms(results, out / "sbc_ranks.png")
     lines = [
         "# Validation",
