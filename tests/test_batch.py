@@ -421,42 +421,13 @@ def test_cli_batch_writes_a_resumable_folder(
     csv = tmp_path / "tasks.csv"
     _long_table(4, seed=15).to_csv(csv, index=False)
     out = tmp_path / "out"
-    assert (
-        main(
-            [
-                "batch",
-                str(csv),
-                "--out",
-                str(out),
-                "--engine",
-                "exact",
-                "--engine",
-                "REML",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    command = ["batch", str(csv), "--out", str(out), "--engine", "exact", "--engine", "REML"]
+    assert main([*command, "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "8 tasks: 8 fitted, 0 failed (8 run now, 0 already done)" in printed
     table = pd.read_csv(out / "results.csv")
     assert set(table["engine"]) == {"exact", "REML"}
-    assert (
-        main(
-            [
-                "batch",
-                str(csv),
-                "--out",
-                str(out),
-                "--engine",
-                "exact",
-                "--engine",
-                "REML",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert main([*command, "--no-progress"]) == 0
     assert "(0 run now, 8 already done)" in capsys.readouterr().out
 
 

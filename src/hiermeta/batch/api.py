@@ -17,7 +17,7 @@ from hiermeta.batch.progress import ProgressLine
 from hiermeta.batch.rows import RowSettings, all_columns
 from hiermeta.batch.schedulers import run_units
 from hiermeta.batch.store import BatchStore
-from hiermeta.batch.tasks import Task, make_tasks, read_tasks
+from hiermeta.batch.tasks import Task, check_unique, make_tasks, read_tasks
 from hiermeta.data.effects import EffectData
 from hiermeta.errors import HiermetaWarning, InputError
 from hiermeta.priors import MuPrior, TauPrior
@@ -244,10 +244,7 @@ def _tasks(
                 "the tasks are complete Task objects: set engine, priors, moderators and nuts "
                 "options in each Task, not in batch()"
             )
-        ids = [t.task_id for t in tasks]
-        if len(set(ids)) != len(ids):
-            dup = next(i for i in ids if ids.count(i) > 1)
-            raise InputError(f"task id {dup!r} occurs more than once; task ids must be unique")
+        check_unique(tasks)
         return list(tasks)
     found: dict[str, list[str]] = {}
     if isinstance(tasks, EffectData):

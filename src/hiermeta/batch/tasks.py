@@ -229,11 +229,19 @@ def make_tasks(
                     data_warnings=tuple((data_warnings or {}).get(str(name), ())),
                 )
             )
-    ids = [t.task_id for t in tasks]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise InputError(f"task id {dup!r} occurs more than once; task ids must be unique")
+    check_unique(tasks)
     return tasks
+
+
+def check_unique(tasks: Sequence[Task]) -> None:
+    """Raise when two tasks share an id (each id is one row of the results)."""
+    seen: set[str] = set()
+    for task in tasks:
+        if task.task_id in seen:
+            raise InputError(
+                f"task id {task.task_id!r} occurs more than once; task ids must be unique"
+            )
+        seen.add(task.task_id)
 
 
 def _describe(error: BaseException) -> str:

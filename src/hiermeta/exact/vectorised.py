@@ -66,15 +66,22 @@ def vectorisable(mu_prior: MuPrior, tau_prior: TauPrior) -> bool:
 
 
 def _loglik(tau: np.ndarray, y: np.ndarray, v: np.ndarray, mask: np.ndarray, prior: tuple) -> tuple:
-    """log p(y | tau), E[mu | tau, y] and Var[mu | tau, y] for tau of shape (N, M)."""
+    """log p(y | tau), E[mu | tau, y] and Var[mu | tau, y] for tau of shape (N, M).
+
+    Padded studies have v = 1 and mask False: they get weight 0, and their log(1 + tau²) is
+    taken out of the log-determinant exactly.
+    """
     prec0, mean0, k = prior
-    total = v[:, None, :] + tau[:, :, None] ** 2  # (N, M, K)
-    w = np.where(mask[:, None, :], 1.0 / total, 0.0)
+    tau2 = tau**2
+    total = v[:, None, :] + tau2[:, :, None]  # (N, M, K)
+    padding = v.shape[1] - k
+    logdet_total = np.log(total).sum(axis=2) - padding[:, None] * np.log1p(tau2)
+    w = np.divide(mask[:, None, :], total, out=total)  # in place: 1/total, 0 for padding
     prec = w.sum(axis=2) + prec0[:, None]
     mean = (np.einsum("nmk,nk->nm", w, y) + (prec0 * mean0)[:, None]) / prec
     resid = y[:, None, :] - mean[:, :, None]
-    quad = np.einsum("nmk,nmk->nm", w, resid**2) + prec0[:, None] * (mean - mean0[:, None]) ** 2
-    logdet_total = np.where(mask[:, None, :], np.log(total), 0.0).sum(axis=2)
+    resid *= resid
+    quad = np.einsum("nmk,nmk->nm", w, resid) + prec0[:, None] * (mean - mean0[:, None]) ** 2
     with np.errstate(divide="ignore"):
         log_prec0 = np.where(prec0 > 0, np.log(prec0), 0.0)
     loglik = -0.5 * (
