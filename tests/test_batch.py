@@ -442,3 +442,34 @@ def test_cli_batch_bad_input_exits_2_and_writes_nothing(
     assert main(["batch", str(csv), "--out", str(out), "--tau-prior", "halfnormall(0.5)"]) == 2
     assert "Did you mean 'halfnormal'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_nuts_tasks_of_one_structure_share_one_compiled_model() -> None:
+    from hiermeta.bayes import nuts
+
+    nuts._MODEL_CACHE.clear()
+    rng = np.random.default_rng(17)
+    datasets = {
+        name: hm.from_log_se(
+            pd.DataFrame(
+                {"s": labels, "y": rng.normal(-0.2, 0.3, 5), "se": rng.uniform(0.1, 0.3, 5)}
+            ),
+            y="y",
+            se="se",
+            study="s",
+        )
+        for name, labels in [
+            ("first", list("ABCDE")),
+            ("second", list("VWXYZ")),
+            ("third", list("PQRST")),
+        ]
+    }
+    options = {"draws": 200, "tune": 200, "chains": 1, "remedies": False}
+    with pytest.warns(BatchWarning, match="did not pass their diagnostics"):  # short chains
+        result = hm.batch(datasets, engine="nuts", nuts=options, posteriors=True, progress=False)
+    assert len(nuts._MODEL_CACHE) == 1  # built and compiled once, data and labels swapped after
+    for name, data in datasets.items():
+        tree = result.posterior(name)
+        assert list(tree.posterior["study"].values) == list(data.study)
+        assert list(tree.observed_data["study"].values) == list(data.study)
+        np.testing.assert_array_equal(tree.observed_data["y_obs"].values, data.y)

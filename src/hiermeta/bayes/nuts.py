@@ -30,9 +30,10 @@ from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior
 __all__ = ["NutsResult", "fit_nuts"]
 
 
-#: One built model per structure (and coordinates); its compiled NUTS steps (PyMC, per
-#: target_accept) and nutpie model are kept with it, so later fits only swap the pm.Data values.
-_MODEL_CACHE: dict[tuple[Structure, tuple[tuple[str, tuple[str, ...]], ...]], dict[str, Any]] = {}
+#: One built model per structure (and dimension lengths); its compiled NUTS steps (PyMC, per
+#: target_accept) and nutpie model are kept with it, so later fits — of other priors, or of
+#: other analyses with as many studies — only swap the pm.Data values and coordinate labels.
+_MODEL_CACHE: dict[tuple[Structure, tuple[tuple[str, int], ...]], dict[str, Any]] = {}
 SAMPLERS = ("auto", "pymc", "nutpie")
 
 
@@ -249,7 +250,9 @@ def _model_for(
     """The cached entry (model, compiled samplers) for a structure, with this fit's data set."""
     import pymc as pm
 
-    key = (structure, tuple((k, tuple(v)) for k, v in sorted(coords.items())))
+    # the key holds the dimension lengths, not the labels: analyses with other study (or level)
+    # names but the same structure share the compiled model; their labels are set below
+    key = (structure, tuple((name, len(values)) for name, values in sorted(coords.items())))
     if key not in _MODEL_CACHE:
         _MODEL_CACHE[key] = {
             "model": build_model(structure, inputs, coords),
@@ -257,7 +260,11 @@ def _model_for(
             "nutpie": None,
         }
     entry = _MODEL_CACHE[key]
-    with entry["model"]:
+    model = entry["model"]
+    for name, values in coords.items():
+        if tuple(model.coords.get(name) or ()) != tuple(values):
+            model.set_dim(name, len(values), coord_values=values)
+    with model:
         pm.set_data(inputs.data_values())
     entry["values"] = inputs.data_values()
     return entry
@@ -368,6 +375,16 @@ def _sample(
                 compute_convergence_checks=False,
                 quiet=not progressbar,
             )
+
+
+def _relabel(idata: Any, coords: dict[str, list[str]]) -> Any:
+    """This fit's labels on every group (a reused compiled model may carry another analysis's)."""
+    for group in list(idata.children):
+        dataset = idata[group].to_dataset()
+        labels = {name: list(values) for name, values in coords.items() if name in dataset.dims}
+        if labels:
+            idata[group] = dataset.assign_coords(labels)
+    return idata
 
 
 def _add_derived(
@@ -557,6 +574,7 @@ def fit_nuts(
         model = entry["model"]
         start = time.perf_counter()
         idata = _sample(entry, draws, n_tune, chains, accept, random_seed, progress, chosen)
+        idata = _relabel(idata, coords)
         idata = _add_derived(idata, structure, inputs, design, data, random_seed)
         attempt = Attempt(param_name, accept, n_tune, time.perf_counter() - start)
         attempts.append(attempt)
