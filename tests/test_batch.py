@@ -253,6 +253,8 @@ def test_bad_batch_arguments_are_clear() -> None:
         hm.batch(table, scheduler="bogus", progress=False)
     with pytest.raises(hm.InputError, match="ci_level must lie strictly between 0 and 1"):
         hm.batch(table, ci_level=95)
+    with pytest.raises(hm.InputError, match="must be positive for ratio measures"):
+        hm.batch(table, thresholds=(1.0, 0.0))
     with pytest.raises(hm.InputError, match="exact engine takes no options"):
         Task("t", None, data_error="x", options={"draws": 10})
     with pytest.raises(hm.InputError, match="task id 'x' occurs more than once"):

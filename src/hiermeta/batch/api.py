@@ -170,6 +170,13 @@ def batch(
     task_list = _tasks(
         tasks, engine, tau_prior, mu_prior, moderators, (nuts, frequentist), analysis, columns
     )
+    if min(settings.thresholds) <= 0 and any(
+        t.data is not None and t.data.is_ratio for t in task_list
+    ):
+        raise InputError(
+            f"thresholds are on the reporting scale (e.g. HR) and must be positive for ratio "
+            f"measures; got {list(settings.thresholds)}"
+        )
     fingerprints = {t.task_id: t.fingerprint(settings.batch_seed) for t in task_list}
     store_settings = {
         "ci_level": settings.ci_level,
