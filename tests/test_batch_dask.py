@@ -61,6 +61,22 @@ def test_exact_batch_at_a_scheduler_address_equals_the_in_process_batch(
     assert there.table["worker"].nunique() == 2  # both workers took units
 
 
+def test_an_unreachable_scheduler_is_reported_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hiermeta.batch import schedulers
+
+    monkeypatch.setattr(schedulers, "CONNECT_TIMEOUT", "1s")
+    out = tmp_path / "out"
+    with pytest.raises(
+        hm.InputError, match=r"cannot reach the Dask scheduler at 'tcp://127\.0\.0\.1:9'"
+    ):
+        hm.batch(
+            _long_table(2, k=3, seed=3), scheduler="tcp://127.0.0.1:9", out=out, progress=False
+        )
+    assert not out.exists()
+
+
 @pytest.mark.slow
 def test_nuts_batch_survives_a_killed_worker_and_runs_every_task_once(
     cluster: Any, tmp_path: Path

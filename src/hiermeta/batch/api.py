@@ -15,7 +15,7 @@ import pandas as pd
 from hiermeta.batch.execute import vectorised
 from hiermeta.batch.progress import ProgressLine
 from hiermeta.batch.rows import RowSettings, all_columns
-from hiermeta.batch.schedulers import run_units
+from hiermeta.batch.schedulers import connect, run_units
 from hiermeta.batch.store import BatchStore
 from hiermeta.batch.tasks import Task, check_unique, make_tasks, read_tasks
 from hiermeta.data.effects import EffectData
@@ -185,14 +185,18 @@ def batch(
         "posteriors": bool(posteriors),
     }
     kept: dict[str, Any] = {}
-    with _maybe_store(out, store_settings, fingerprints) as store:
+    # connect first: an unreachable scheduler is reported before anything is written
+    with (
+        connect(scheduler, n_workers) as client,
+        _maybe_store(out, store_settings, fingerprints) as store,
+    ):
         done = store.done if store else set()
         pending = [t for t in task_list if t.task_id not in done]
         rows: dict[str, dict[str, Any]] = dict(store.rows) if store else {}
         report = _progress(progress, len(task_list), len(task_list) - len(pending))
         units = _units(pending, posteriors, scheduler is not None, n_workers)
         try:
-            for outcomes in run_units(units, settings, posteriors, scheduler, n_workers):
+            for outcomes in run_units(units, settings, posteriors, client):
                 recorded = store.append(outcomes) if store else [o.row for o in outcomes]
                 for outcome in outcomes:
                     if not store and outcome.posterior is not None:

@@ -22,29 +22,31 @@ from hiermeta.batch.rows import RowSettings, failed_row
 from hiermeta.batch.tasks import Task
 from hiermeta.errors import InputError
 
-__all__ = ["run_units"]
+__all__ = ["connect", "run_units"]
 
 EXTRA_HINT = "install it with: pip install 'hiermeta[distributed]'"
+#: How long to try reaching a scheduler at an address before giving up.
+CONNECT_TIMEOUT = "10s"
 
 
 def run_units(
-    units: list[list[Task]],
-    settings: RowSettings,
-    posteriors: bool,
-    scheduler: Any = None,
-    n_workers: int | None = None,
+    units: list[list[Task]], settings: RowSettings, posteriors: bool, client: Any = None
 ) -> Iterator[list[Outcome]]:
-    """Run the units; yield each unit's outcomes as it finishes (any order)."""
-    if scheduler is None:
+    """Run the units here (``client=None``) or on Dask; yield each unit's outcomes as it
+    finishes (any order)."""
+    if client is None:
         for unit in units:
             yield run_unit(unit, settings, posteriors)
         return
-    with _client(scheduler, n_workers) as client:
-        yield from _run_on_dask(client, units, settings, posteriors)
+    yield from _run_on_dask(client, units, settings, posteriors)
 
 
 @contextlib.contextmanager
-def _client(scheduler: Any, n_workers: int | None) -> Iterator[Any]:
+def connect(scheduler: Any, n_workers: int | None = None) -> Iterator[Any]:
+    """A Dask client for ``scheduler`` for the duration of the block (``None`` for none)."""
+    if scheduler is None:
+        yield None
+        return
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -74,7 +76,7 @@ def _client(scheduler: Any, n_workers: int | None) -> Iterator[Any]:
             "(a local Dask cluster), an address such as 'tcp://127.0.0.1:8786', or a distributed.Client"
         )
     try:
-        client = Client(scheduler, timeout="10s")
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as err:
         raise InputError(f"cannot reach the Dask scheduler at {scheduler!r}: {err}") from None
     with client:
