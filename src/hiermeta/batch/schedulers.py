@@ -57,6 +57,8 @@ def connect(scheduler: Any, n_workers: int | None = None) -> Iterator[Any]:
         yield scheduler
         return
     if scheduler == "processes":
+        if n_workers is not None and not (isinstance(n_workers, int) and n_workers >= 1):
+            raise InputError(f"n_workers must be a positive whole number; got {n_workers!r}")
         workers = n_workers or os.cpu_count() or 1
         with (
             LocalCluster(
@@ -99,9 +101,8 @@ def _run_on_dask(
             unit = futures[future]
             try:
                 outcomes = future.result()
-            except (
-                Exception
-            ) as err:  # the unit itself failed: a worker died too often, or Dask broke
+            # the unit itself failed (its worker died too often, or Dask broke): record it
+            except Exception as err:
                 reason = f"{type(err).__name__} on the Dask cluster: {err}"
                 outcomes = [Outcome(failed_row(task, settings, reason)) for task in unit]
             yield outcomes
