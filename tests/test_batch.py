@@ -29,6 +29,9 @@ from hiermeta.exact.vectorised import summarise_many
 #: they differ only by floating-point order and by fit_exact dropping nodes with weight
 #: < 1e-18 of the largest — far below this.
 VECTOR_TOL = 1e-9
+#: hm.sensitivity integrates every prior on one shared 64-panel grid, the batch on each prior's
+#: own grid: both are accurate to < 1e-6 (test_exact_accuracy), so they agree to about that.
+SHARED_GRID_TOL = 2e-6
 #: metafor writes 15 significant digits and converges to 1e-12 (as in test_frequentist_metafor).
 METAFOR_REL = 1e-6
 #: Columns that describe where and how long a task ran, not its result.
@@ -123,6 +126,25 @@ def test_batch_rows_equal_single_exact_fits() -> None:
         for a, t in zip(result.table["analysis"], result.table["tau_prior"], strict=True)
     ]
     np.testing.assert_allclose(probs, expected, atol=VECTOR_TOL)
+
+
+def test_a_prior_catalogue_batch_equals_hm_sensitivity() -> None:
+    data = hm.load_effects("ptr_mbc", subset="primary")
+    catalogue = hm.priors.catalogue("logHR")
+    result = hm.batch({"ptr": data}, tau_prior=catalogue, progress=False)
+    expected = hm.sensitivity(data, catalogue)
+    assert len(result.table) == len(catalogue)
+    for row, (_, ref) in zip(result.table.itertuples(), expected.iterrows(), strict=True):
+        assert row.effect == pytest.approx(ref["estimate"], abs=SHARED_GRID_TOL)
+        assert (row.effect_low, row.effect_high) == pytest.approx(
+            (ref["ci_low"], ref["ci_high"]), abs=SHARED_GRID_TOL
+        )
+        assert (row.pred_low, row.pred_high) == pytest.approx(
+            (ref["pi_low"], ref["pi_high"]), abs=SHARED_GRID_TOL
+        )
+        assert row.tau == pytest.approx(ref["tau"], abs=SHARED_GRID_TOL)
+        assert row.p_mean_below_1 == pytest.approx(ref["P(HR < 1)"], abs=SHARED_GRID_TOL)
+        assert row.p_new_below_1 == pytest.approx(ref["P(new HR < 1)"], abs=SHARED_GRID_TOL)
 
 
 def test_vectorised_and_per_analysis_paths_agree() -> None:

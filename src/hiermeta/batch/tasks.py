@@ -166,9 +166,18 @@ def _prior_key(prior: Any) -> str:
 
 
 def _as_list(value: Any, kind: str) -> list[Any]:
+    """Priors as a list: one prior, a list of priors or specs, or a catalogue (name → prior)."""
     if value is None:
         return [DEFAULT_TAU if kind == "tau" else DEFAULT_MU]
-    items = list(value) if isinstance(value, list | tuple) else [value]
+    prior_type = TauPrior if kind == "tau" else MuPrior
+    if (
+        isinstance(value, Mapping)
+        and value
+        and all(isinstance(v, prior_type) for v in value.values())
+    ):
+        items = list(value.values())  # e.g. hm.priors.catalogue("logHR")
+    else:
+        items = list(value) if isinstance(value, list | tuple) else [value]
     return [from_spec(v, kind) if isinstance(v, str | dict) else v for v in items]
 
 
