@@ -465,6 +465,8 @@ def test_cli_batch_bad_input_exits_2_and_writes_nothing(
     assert "analysis-id column 'trial' not found" in capsys.readouterr().err
     assert main(["batch", str(csv), "--out", str(out), "--tau-prior", "halfnormall(0.5)"]) == 2
     assert "Did you mean 'halfnormal'" in capsys.readouterr().err
+    assert main(["batch", str(csv), "--out", str(out), "--tau-catalogue", "logHRR"]) == 2
+    assert "unknown" in capsys.readouterr().err
     assert not out.exists()
 
 

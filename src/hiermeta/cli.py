@@ -107,6 +107,9 @@ def _batch_parser(sub: Any) -> None:
         help="exact (default), nuts, or a frequentist method (REML, DL…); repeatable",
     )
     batch.add_argument("--tau-prior", action="append", help="e.g. halfnormal(0.5); repeatable")
+    batch.add_argument(
+        "--tau-catalogue", help="every tau prior of a catalogue, e.g. logHR (see docs/priors.md)"
+    )
     batch.add_argument("--mu-prior", action="append", help="e.g. normal(0,1); repeatable")
     batch.add_argument("--moderator", action="append", default=[], help="moderator column")
     batch.add_argument("--draws", type=int, help="NUTS draws per chain")
@@ -141,13 +144,18 @@ def _run_batch(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None
     }
     out = Path(args.out)
+    tau_priors: list[Any] = list(args.tau_prior or [])
+    if args.tau_catalogue:
+        from hiermeta.priors import catalogue
+
+        tau_priors += list(catalogue(args.tau_catalogue).values())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", HiermetaWarning)
         try:
             result = batch(
                 args.tasks,
                 engine=args.engine or "exact",
-                tau_prior=args.tau_prior,
+                tau_prior=tau_priors or None,
                 mu_prior=args.mu_prior,
                 moderators=args.moderator or None,
                 nuts=nuts or None,
