@@ -60,7 +60,7 @@ def _cluster() -> Any:
         n_workers=2,
         threads_per_worker=1,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=50,
     )
 

@@ -8,8 +8,8 @@ equal converting that analysis alone.
 
 from __future__ import annotations
 
+import fcntl
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -417,16 +417,26 @@ def test_the_folder_is_guarded(tmp_path: Path) -> None:
     with pytest.raises(hm.InputError, match="not empty and holds no batch manifest"):
         hm.batch(table, out=tmp_path, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "rows.jsonl").write_text('{"a": 1}\npartial', encoding="utf-8")
+    with pytest.raises(hm.InputError, match="holds no batch manifest"):
+        hm.batch(table, out=foreign, progress=False)
+    assert (foreign / "rows.jsonl").read_text(encoding="utf-8") == '{"a": 1}\npartial'
+    assert sorted(p.name for p in foreign.iterdir()) == ["rows.jsonl"]
     busy = tmp_path / "busy"
     busy.mkdir()
-    (busy / ".lock").write_text(str(os.getpid()), encoding="utf-8")  # a live process holds it
-    with pytest.raises(hm.InputError, match=r"another batch .* is writing to this folder"):
-        hm.batch(table, out=busy, progress=False)
+    with open(busy / ".lock", "a+", encoding="utf-8") as held:  # another batch holds the lock
+        held.write("host pid 1")
+        held.flush()
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(hm.InputError, match=r"another batch \(host pid 1\) is writing"):
+            hm.batch(table, out=busy, progress=False)
+    assert hm.batch(table, out=busy, progress=False).ran == 2  # released: free again
     stale = tmp_path / "stale"
     stale.mkdir()
-    (stale / ".lock").write_text("999999999", encoding="utf-8")  # left by a killed run
+    (stale / ".lock").write_text("host pid 999999999", encoding="utf-8")  # a killed run's file
     assert hm.batch(table, out=stale, progress=False).ran == 2
-    assert not (stale / ".lock").exists()
 
 
 def test_posteriors_are_written_next_to_their_rows(tmp_path: Path) -> None:
@@ -495,7 +505,73 @@ def test_nuts_tasks_of_one_structure_share_one_compiled_model() -> None:
         result = hm.batch(datasets, engine="nuts", nuts=options, posteriors=True, progress=False)
     assert len(nuts._MODEL_CACHE) == 1  # built and compiled once, data and labels swapped after
     for name, data in datasets.items():
-        tree = result.posterior(name)
+        tree = result.posterior(f"{name}|nuts")
         assert list(tree.posterior["study"].values) == list(data.study)
         assert list(tree.observed_data["study"].values) == list(data.study)
         np.testing.assert_array_equal(tree.observed_data["y_obs"].values, data.y)
+
+
+def test_a_growing_grid_resumes_into_the_same_folder(tmp_path: Path) -> None:
+    # task ids name only what differs from the defaults, so adding priors, engines or analyses
+    # keeps every finished task's id (found by review: ids once depended on the grid's size)
+    table = _long_table(3, seed=18)
+    first = hm.batch(table, out=tmp_path, progress=False)
+    assert list(first.table["task_id"]) == ["ma000", "ma001", "ma002"]
+    grid = {"engine": ["exact", "REML"], "tau_prior": ["HalfNormal(0.5)", "HalfCauchy(1)"]}
+    second = hm.batch(table, out=tmp_path, progress=False, **grid)
+    assert (second.resumed, second.ran) == (3, 6)
+    grid["tau_prior"].append("Exponential(2)")
+    third = hm.batch(table, out=tmp_path, progress=False, **grid)
+    assert (third.resumed, third.ran) == (9, 3)  # REML rows kept: they take no prior
+    assert "ma000|REML" in set(third.table["task_id"])
+    assert "ma000|HalfCauchy(1)" in set(third.table["task_id"])
+
+
+def test_engine_options_are_checked_when_the_task_is_made() -> None:
+    table = _long_table(2, seed=19)
+    with pytest.raises(hm.InputError, match="Did you mean 'draws'"):
+        hm.batch(table, engine="nuts", nuts={"draw": 10})
+    with pytest.raises(hm.InputError, match=r"unknown pi_kind .* valid options are 'z'"):
+        hm.batch(table, engine="REML", frequentist={"pi_kind": "t"})
+    with pytest.raises(hm.InputError, match="must be a number, text"):
+        hm.batch(table, engine="nuts", nuts={"draws": [10]})
+    data = read_tasks(table)[0]["ma000"]
+    task = Task("t", data, engine="nuts", options={"draws": np.int64(10)})
+    assert task.options == (("draws", 10),) and type(task.options[0][1]) is int
+
+
+def test_bad_inputs_never_surface_as_bare_python_errors() -> None:
+    table = _long_table(2, seed=20)
+    with pytest.raises(hm.InputError, match="column 'nope' not found"):
+        hm.batch(table, columns={"study": "nope"})
+    with pytest.raises(hm.InputError, match="column 'logse' not found"):
+        hm.batch(table, columns={"y": "y", "se": "logse"})
+    with pytest.raises(hm.InputError, match="random_seed must be a whole number >= 0"):
+        hm.batch(table, random_seed=-1)
+    with pytest.raises(hm.InputError, match="thresholds must be finite numbers"):
+        hm.batch(table, thresholds="0.8")  # type: ignore[arg-type]
+    with pytest.raises(hm.InputError, match="parameters must be numbers"):
+        hm.batch(table, tau_prior="halfnormal(x)")
+    with pytest.raises(hm.InputError, match="data must be an EffectData"):
+        hm.batch({"a": table})
+    with pytest.raises(hm.InputError, match="n_workers must be a positive whole number"):
+        hm.batch(table, n_workers=0)
+
+
+def test_a_failing_vectorised_pass_falls_back_to_one_task_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hiermeta.batch import execute
+
+    table = _long_table(5, seed=21)
+    expected = hm.batch(table, progress=False).table
+
+    def out_of_memory(*args: Any, **kwargs: Any) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr(execute, "summarise_many", out_of_memory)
+    fallback = hm.batch(table, progress=False).table
+    cols = ["mu", "mu_low", "mu_high", "tau", "p_mean_below_1", "p_new_below_0.8"]
+    np.testing.assert_allclose(
+        fallback[cols].to_numpy(float), expected[cols].to_numpy(float), atol=VECTOR_TOL
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +32,7 @@ def cluster() -> Iterator[Any]:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=50,
     ) as local:
         yield local
@@ -59,6 +61,17 @@ def test_exact_batch_at_a_scheduler_address_equals_the_in_process_batch(
         here.drop(columns=RUN_COLUMNS), there.table.drop(columns=RUN_COLUMNS)
     )
     assert there.table["worker"].nunique() == 2  # both workers took units
+    # random draws too: seeds come from task ids, not from where or in which order tasks ran
+    small = _long_table(6, k=4, seed=4)
+    local = hm.batch(small, posteriors=True, random_seed=7, progress=False)
+    remote = hm.batch(
+        small, posteriors=True, random_seed=7, scheduler=cluster.scheduler_address, progress=False
+    )
+    for task_id in local.table["task_id"]:
+        np.testing.assert_array_equal(
+            local.posterior(task_id).posterior["tau"].values,
+            remote.posterior(task_id).posterior["tau"].values,
+        )
 
 
 def test_an_unreachable_scheduler_is_reported_before_anything_is_written(
@@ -113,9 +126,66 @@ def test_nuts_batch_survives_a_killed_worker_and_runs_every_task_once(
     assert not [w for w in caught if "failed" in str(w.message)]
     lines = (tmp_path / "rows.jsonl").read_text(encoding="utf-8").splitlines()
     ids = [json.loads(line)["task_id"] for line in lines]
-    assert sorted(ids) == sorted(datasets)  # every task exactly once: none lost, none twice
+    expected = sorted(f"{name}|nuts" for name in datasets)
+    assert sorted(ids) == expected  # every task exactly once: none lost, none twice
     # rows are appended in the order tasks finish: after the kill, none comes from the dead
     # process — the tasks it held were run again by another worker (or its restarted self)
     after_kill = [json.loads(line)["worker"] for line in lines[killed["after"] :]]
     assert after_kill and not any(w.endswith(f":{killed['pid']}") for w in after_kill)
     assert (table["rhat_max"] < 1.05).all()
+
+
+@pytest.mark.slow
+def test_a_unit_whose_worker_keeps_dying_is_recorded_as_failed_and_rerun_on_resume(
+    tmp_path: Path,
+) -> None:
+    import dask
+
+    datasets, _ = read_tasks(_long_table(3, k=5, seed=5))
+    options = {"draws": 300, "tune": 300, "chains": 1, "remedies": False, "sampler": "pymc"}
+    killed: list[int] = []
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),  # no retry at all
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=":0",
+            silence_logs=50,
+        ) as local,
+        distributed.Client(local) as client,
+    ):
+
+        def kill_first_busy_worker() -> None:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                busy = [a for a, keys in client.processing().items() if keys]
+                if busy:
+                    pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    return
+                time.sleep(0.05)
+
+        killer = threading.Thread(target=kill_first_busy_worker)
+        killer.start()
+        # the tasks the dead worker held (running or queued there) fail: no retry allowed
+        with pytest.warns(BatchWarning, match="of 3 tasks failed"):
+            first = hm.batch(
+                datasets,
+                engine="nuts",
+                nuts=options,
+                scheduler=client,
+                out=tmp_path,
+                progress=False,
+            )
+        killer.join()
+    assert killed
+    failed = first.failures
+    assert 1 <= len(failed) < 3
+    assert failed["error"].str.contains("KilledWorker on the Dask cluster").all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BatchWarning)  # short chains: not converged, by design
+        again = hm.batch(datasets, engine="nuts", nuts=options, out=tmp_path, progress=False)
+    assert (again.ran, again.resumed) == (len(failed), 3 - len(failed))
+    assert (again.table["status"] == "ok").all()

@@ -680,7 +680,12 @@ def from_spec(spec: dict[str, Any] | str, kind: str = "tau") -> TauPrior | MuPri
     if isinstance(spec, str):
         text = spec.strip().replace(" ", "")
         family, _, rest = text.partition("(")
-        args = [float(a) for a in rest.rstrip(")").split(",") if a]
+        try:
+            args = [float(a) for a in rest.rstrip(")").split(",") if a]
+        except ValueError:
+            raise InputError(
+                f"{kind} prior {spec!r}: parameters must be numbers, e.g. 'halfnormal(0.5)'"
+            ) from None
         key = family.lower()
         if key not in families:
             raise unknown_option(f"{kind} prior family", family, list(families))

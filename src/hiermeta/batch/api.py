@@ -7,6 +7,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -164,8 +165,12 @@ def batch(
         When tasks failed, raised warnings or did not converge — counted, with where to look.
     """
     start = time.perf_counter()
+    if not (isinstance(random_seed, int) and random_seed >= 0):
+        raise InputError(f"random_seed must be a whole number >= 0; got {random_seed!r}")
+    if n_workers is not None and not (isinstance(n_workers, int) and n_workers >= 1):
+        raise InputError(f"n_workers must be a positive whole number; got {n_workers!r}")
     settings = RowSettings(
-        ci_level=_level(ci_level), thresholds=_thresholds(thresholds), batch_seed=int(random_seed)
+        ci_level=_level(ci_level), thresholds=_thresholds(thresholds), batch_seed=random_seed
     )
     task_list = _tasks(
         tasks, engine, tau_prior, mu_prior, moderators, (nuts, frequentist), analysis, columns
@@ -230,12 +235,16 @@ def _level(ci_level: float) -> float:
 
 
 def _thresholds(thresholds: Sequence[float]) -> tuple[float, ...]:
-    values = tuple(
-        float(t) for t in ([thresholds] if isinstance(thresholds, int | float) else thresholds)
-    )
-    if not values or not all(math.isfinite(t) for t in values):
-        raise InputError(f"thresholds must be finite numbers; got {thresholds!r}")
-    return values
+    items: list[Any]
+    try:
+        items = [thresholds] if isinstance(thresholds, Real | str) else list(thresholds)
+    except TypeError:
+        items = [thresholds]
+    if not items or not all(
+        isinstance(t, Real) and not isinstance(t, bool) and math.isfinite(t) for t in items
+    ):
+        raise InputError(f"thresholds must be finite numbers, e.g. (1.0, 0.8); got {thresholds!r}")
+    return tuple(float(t) for t in items)
 
 
 def _tasks(

@@ -60,7 +60,12 @@ def run_unit(tasks: list[Task], settings: RowSettings, posteriors: bool = False)
     # analyses of similar size share a pass (less padding of the study axis)
     fast = sorted((t for t in tasks if vectorised(t, posteriors)), key=lambda t: t.data.k)  # type: ignore[union-attr]
     for start in range(0, len(fast), VECTOR_CHUNK):
-        for outcome in _run_vectorised(fast[start : start + VECTOR_CHUNK], settings):
+        chunk = fast[start : start + VECTOR_CHUNK]
+        try:
+            done = _run_vectorised(chunk, settings)
+        except Exception:  # e.g. out of memory: the same tasks one by one (rows say why they fail)
+            done = [_run_one(task, settings, posteriors) for task in chunk]
+        for outcome in done:
             outcomes[outcome.row["task_id"]] = outcome
     for task in tasks:
         if task.task_id not in outcomes:

@@ -12,6 +12,7 @@ recorded as failed, with the reason, for each of its tasks.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 from collections.abc import Iterator
@@ -65,7 +66,7 @@ def connect(scheduler: Any, n_workers: int | None = None) -> Iterator[Any]:
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",
                 silence_logs=logging.ERROR,
             ) as cluster,
             Client(cluster) as client,
@@ -91,9 +92,11 @@ def _run_on_dask(
     from distributed import as_completed
 
     futures = {}
+    # a deterministic key per unit (its first task and the settings): the same unit submitted
+    # twice never runs twice at once, and batches with other settings never share a result
+    run = hashlib.sha256(repr((settings, posteriors)).encode()).hexdigest()[:8]
     for unit in units:
-        # a deterministic key per unit: resubmitting the same unit never runs it twice at once
-        key = f"hiermeta-batch-{unit[0].fingerprint(settings.batch_seed)[:16]}-{len(unit)}"
+        key = f"hiermeta-batch-{run}-{unit[0].fingerprint(settings.batch_seed)[:16]}-{len(unit)}"
         future = client.submit(run_unit, unit, settings, posteriors, key=key, pure=False, retries=0)
         futures[future] = unit
     try:

@@ -21,10 +21,12 @@ writing to the folder at the same time.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
+import socket
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -56,16 +58,19 @@ class BatchStore:
         self.rows: dict[str, dict[str, Any]] = {}
         self._lock = self.folder / ".lock"
         self._handle: Any = None
+        self._lock_handle: Any = None
 
     # ------------------------------------------------------------------ opening
     def __enter__(self) -> BatchStore:
         if self.folder.exists() and not self.folder.is_dir():
             raise InputError(f"output {str(self.folder)!r} exists and is not a folder")
+        self._refuse_foreign_folder()  # before anything is written to it
         self.folder.mkdir(parents=True, exist_ok=True)
         self._take_lock()
         try:
             self.rows = self._read_rows()
             self._check_manifest()
+            self._drop_partial_line()
             # keep only rows of this batch's tasks (all of them, once the manifest agrees)
             self.rows = {
                 t: r
@@ -75,38 +80,58 @@ class BatchStore:
             self._write_manifest()
             self._handle = open(self.folder / "rows.jsonl", "a", encoding="utf-8")
         except BaseException:
-            self._lock.unlink(missing_ok=True)
+            self._release()
             raise
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._handle is not None:
             self._handle.close()
-        self._lock.unlink(missing_ok=True)
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock_handle is not None:
+            fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_UN)
+            self._lock_handle.close()
+            self._lock_handle = None
 
     def _take_lock(self) -> None:
+        """An exclusive lock on ``.lock`` for as long as the store is open.
+
+        ``flock`` is released by the kernel when the process ends, however it ends, so a lock
+        is never stale; the file keeps the holder's host and pid for the message.
+        """
+        # held open until __exit__: closing it would release the lock
+        handle = open(self._lock, "a+", encoding="utf-8")
         try:
-            fd = os.open(self._lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            pid = self._lock.read_text(encoding="utf-8").strip()
-            if pid.isdigit() and _alive(int(pid)):
-                raise InputError(
-                    f"{self.folder}: another batch (process {pid}) is writing to this folder; "
-                    "wait for it to finish or choose another output folder"
-                ) from None
-            self._lock.unlink(missing_ok=True)  # left behind by a run that was killed
-            fd = os.open(self._lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(str(os.getpid()))
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise InputError(
+                f"{self.folder}: another batch ({holder}) is writing to this folder; wait for it "
+                "to finish or choose another output folder"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{socket.gethostname()} pid {os.getpid()}")
+        handle.flush()
+        self._lock_handle = handle
+
+    def _refuse_foreign_folder(self) -> None:
+        if not self.folder.is_dir() or (self.folder / "manifest.json").exists():
+            return
+        if any(p.name != ".lock" for p in self.folder.iterdir()):
+            raise InputError(
+                f"{self.folder}: the folder is not empty and holds no batch manifest; "
+                "choose an empty or new output folder"
+            )
 
     def _check_manifest(self) -> None:
         path = self.folder / "manifest.json"
         if not path.exists():
-            if any(p.name != ".lock" for p in self.folder.iterdir()):
-                raise InputError(
-                    f"{self.folder}: the folder is not empty and holds no batch manifest; "
-                    "choose an empty or new output folder"
-                )
+            self._refuse_foreign_folder()  # again, now that the folder is locked
             return
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
@@ -150,10 +175,7 @@ class BatchStore:
         if not path.exists():
             return {}
         data = path.read_bytes()
-        complete = data[: data.rfind(b"\n") + 1]
-        if len(complete) != len(data):  # the last line was cut off mid-write: drop it
-            with open(path, "r+b") as handle:
-                handle.truncate(len(complete))
+        complete = data[: data.rfind(b"\n") + 1]  # a last line cut off mid-write is ignored
         rows: dict[str, dict[str, Any]] = {}
         for number, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
             try:
@@ -169,6 +191,16 @@ class BatchStore:
                 continue  # its posterior file is gone: run the task again
             rows[row["task_id"]] = row
         return rows
+
+    def _drop_partial_line(self) -> None:
+        """Cut a last line left unfinished by a killed run (once the folder is known ours)."""
+        path = self.folder / "rows.jsonl"
+        if path.exists():
+            data = path.read_bytes()
+            complete = data.rfind(b"\n") + 1
+            if complete != len(data):
+                with open(path, "r+b") as handle:
+                    handle.truncate(complete)
 
     # ------------------------------------------------------------------ writing
     @property
@@ -210,16 +242,6 @@ class BatchStore:
         path = self.folder / "results.csv"
         _atomic_write(path, table.to_csv(index=False))
         return path
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextlib.contextmanager

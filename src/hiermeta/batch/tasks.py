@@ -23,8 +23,10 @@ from hiermeta.bayesian import ENGINES
 from hiermeta.data.convert import from_log_se, from_ratio_ci
 from hiermeta.data.effects import EffectData
 from hiermeta.errors import InputError, unknown_option
+from hiermeta.frequentist.model import CI_METHODS
 from hiermeta.frequentist.tau2 import TAU2_METHODS
 from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior, from_spec
+from hiermeta.results import PI_KINDS
 
 __all__ = [
     "BATCH_ENGINES",
@@ -109,19 +111,20 @@ class Task:
             )
         if self.data is None and self.data_error is None:
             raise InputError(f"task {self.task_id!r} has no data")
-        if isinstance(self.options, Mapping):
-            object.__setattr__(self, "options", tuple(sorted(self.options.items())))
-        if self.engine == "exact" and self.options:
+        if self.data is not None and not isinstance(self.data, EffectData):
             raise InputError(
-                f"task {self.task_id!r}: the exact engine takes no options; got {dict(self.options)}"
+                f"task {self.task_id!r}: data must be an EffectData (from hm.from_ratio_ci etc.), "
+                f"not {type(self.data).__name__}"
             )
-        if self.engine not in ENGINES:
-            valid = ("ci", "pi_kind")
-            for key in dict(self.options):
-                if key not in valid:
-                    raise unknown_option(
-                        f"option of the {self.engine} engine (task {self.task_id!r})", key, valid
-                    )
+        if self.random_seed is not None and not (
+            isinstance(self.random_seed, int | np.integer) and self.random_seed >= 0
+        ):
+            raise InputError(
+                f"task {self.task_id!r}: random_seed must be a whole number >= 0; got {self.random_seed!r}"
+            )
+        object.__setattr__(
+            self, "options", _checked_options(self.task_id, self.engine, self.options)
+        )
         object.__setattr__(self, "moderators", tuple(self.moderators))
         if not self.analysis:
             object.__setattr__(self, "analysis", self.task_id)
@@ -134,14 +137,19 @@ class Task:
         sequence = np.random.SeedSequence([batch_seed, int.from_bytes(digest, "little")])
         return int(sequence.generate_state(1)[0])
 
+    @property
+    def bayesian(self) -> bool:
+        """True for the Bayesian engines (the frequentist ones take no priors)."""
+        return self.engine in ENGINES
+
     def fingerprint(self, batch_seed: int) -> str:
         """Hash of everything that determines the task's result (data, model, priors, seed)."""
         h = hashlib.sha256()
         parts = [
             self.task_id,
             self.engine,
-            _prior_key(self.tau_prior),
-            _prior_key(self.mu_prior),
+            _prior_key(self.tau_prior) if self.bayesian else "",
+            _prior_key(self.mu_prior) if self.bayesian else "",
             repr(self.moderators),
             repr(self.options),
             str(self.seed(batch_seed)),
@@ -159,6 +167,62 @@ class Task:
             if d.cluster is not None:
                 h.update("\x1f".join(d.cluster).encode())
         return h.hexdigest()
+
+
+#: Options each engine takes (checked when a task is made, not when it runs).
+NUTS_OPTIONS = (
+    "parameterisation",
+    "random_effects",
+    "nu",
+    "subgroup_tau",
+    "multilevel",
+    "draws",
+    "tune",
+    "chains",
+    "target_accept",
+    "remedies",
+    "progressbar",
+    "sampler",
+    "shared_tau_model",
+)
+FREQUENTIST_OPTIONS = {"ci": CI_METHODS, "pi_kind": PI_KINDS}
+
+
+def _checked_options(task_id: str, engine: str, options: Any) -> tuple[tuple[str, Any], ...]:
+    """Options as sorted (name, plain value) pairs, checked against what the engine takes."""
+    items = dict(options.items() if isinstance(options, Mapping) else options)
+    if engine == "exact" and items:
+        raise InputError(f"task {task_id!r}: the exact engine takes no options; got {items}")
+    valid = NUTS_OPTIONS if engine == "nuts" else tuple(FREQUENTIST_OPTIONS)
+    out = {}
+    for key, value in items.items():
+        if key not in valid:
+            raise unknown_option(f"option of the {engine} engine (task {task_id!r})", key, valid)
+        if engine not in ENGINES and value not in FREQUENTIST_OPTIONS[key]:
+            raise unknown_option(f"{key} (task {task_id!r})", value, FREQUENTIST_OPTIONS[key])
+        value = value.item() if isinstance(value, np.generic) else value
+        if not isinstance(value, str | int | float | bool | None):
+            raise InputError(
+                f"task {task_id!r}: option {key} = {value!r} must be a number, text, true/false or None"
+            )
+        out[key] = value
+    return tuple(sorted(out.items()))
+
+
+def default_task_id(analysis: str, engine: str, tau: TauPrior, mu: MuPrior) -> str:
+    """``analysis``, then what differs from the defaults: ``"cd001|nuts|HalfCauchy(1)"``.
+
+    Ids do not depend on the rest of the grid, so a batch can grow (more priors, engines or
+    analyses) and resume into the same output folder.
+    """
+    parts = [analysis]
+    if engine != "exact":
+        parts.append(engine)
+    if engine in ENGINES and tau != DEFAULT_TAU:
+        parts.append(tau.name)
+    if engine in ENGINES and mu != DEFAULT_MU:
+        parts.append(f"mu~{mu.name}")
+    return "|".join(parts)
 
 
 def _prior_key(prior: Any) -> str:
@@ -193,11 +257,12 @@ def make_tasks(
 ) -> list[Task]:
     """Every combination of dataset × engine × tau prior × mu prior, as tasks.
 
-    A task id is the dataset name, followed by the engine and priors when more than one is
-    given (``"cd001|nuts|HalfCauchy(1)"``). A dataset given as an exception (its conversion
-    failed) yields tasks that fail with its message. ``nuts`` options go to NUTS tasks,
-    ``frequentist`` options (``ci``, ``pi_kind``) to frequentist ones; frequentist tasks take
-    one prior-free row per dataset whatever the priors.
+    A task id is the dataset name, followed by what differs from the defaults (engine other
+    than exact, priors other than HalfNormal(0.5) and Normal(0, 1)): ``"cd001|nuts|HalfCauchy(1)"``
+    (:func:`default_task_id`). A dataset given as an exception (its conversion failed) yields
+    tasks that fail with its message. ``nuts`` options go to NUTS tasks, ``frequentist`` options
+    (``ci``, ``pi_kind``) to frequentist ones; a frequentist engine gives one task per dataset
+    whatever the priors.
     """
     if isinstance(datasets, EffectData):
         datasets = {"analysis": datasets}
@@ -213,26 +278,21 @@ def make_tasks(
         moderators = [moderators]
     tasks = []
     for name, data in datasets.items():
-        combos = list(itertools.product(engines, taus, mus))
-        bayes_combos = [c for c in combos if c[0] in ENGINES]
-        freq_combos = list({c[0]: c for c in combos if c[0] not in ENGINES}.values())
-        for eng, tau, mu in bayes_combos + freq_combos:
+        combos = [c for c in itertools.product(engines, taus, mus) if c[0] in ENGINES]
+        combos += [(e, DEFAULT_TAU, DEFAULT_MU) for e in dict.fromkeys(engines) if e not in ENGINES]
+        for eng, tau, mu in combos:
             bayes = eng in ENGINES
-            parts = [str(name)]
-            parts += [eng] if len(engines) > 1 else []
-            parts += [tau.name] if len(taus) > 1 and bayes else []
-            parts += [f"mu~{mu.name}"] if len(mus) > 1 and bayes else []
             options = nuts if eng == "nuts" else (None if bayes else frequentist)
             failed = isinstance(data, BaseException)
             tasks.append(
                 Task(
-                    task_id="|".join(parts),
+                    task_id=default_task_id(str(name), eng, tau, mu),
                     data=None if failed else data,  # type: ignore[arg-type]
                     engine=eng,
                     tau_prior=tau,
                     mu_prior=mu,
                     moderators=tuple(moderators or ()),
-                    options=tuple(sorted((options or {}).items())),
+                    options=options or {},
                     analysis=str(name),
                     data_error=_describe(data) if failed else None,  # type: ignore[arg-type]
                     data_warnings=tuple((data_warnings or {}).get(str(name), ())),
@@ -312,7 +372,17 @@ def _columns(
     names = set(frame_columns)
     if study is None and "study" in names:
         study = "study"
-    columns.update(study=study, measure=measure, covariates=list(covariates or []) or None)
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
+    effect_columns = [columns[k] for k in ("y", "se", "estimate", "lower", "upper") if k in columns]
+    named = [c for c in (*effect_columns, study, *covariates) if c is not None]
+    if isinstance(ci_level, str):
+        named.append(ci_level)
+    missing = [c for c in named if c not in names]
+    if missing:
+        raise InputError(
+            f"{where}: column {missing[0]!r} not found; columns are {sorted(map(str, names))}"
+        )
+    columns.update(study=study, measure=measure, covariates=covariates or None)
     return columns
 
 

@@ -54,7 +54,7 @@ def _scheduler(name: str | None, stack: contextlib.ExitStack) -> Any:
 
     if name == "processes":
         cluster = stack.enter_context(
-            LocalCluster(threads_per_worker=1, dashboard_address=None, silence_logs=40)
+            LocalCluster(threads_per_worker=1, dashboard_address=":0", silence_logs=40)
         )
         return stack.enter_context(Client(cluster))
     return stack.enter_context(Client(name))

@@ -89,8 +89,13 @@ def coverage_study(
         for name, data in datasets.items()
         for engine, opts in sorted(variants)
     ]
-    table = batch(tasks, scheduler=scheduler, out=out, progress=False).table
-    table = table.merge(truth, on="analysis")
+    result = batch(tasks, scheduler=scheduler, out=out, progress=False)
+    if not result.failures.empty:  # a failed fit is not a miss: the study would be wrong
+        first = result.failures.iloc[0]
+        raise RuntimeError(
+            f"{len(result.failures)} coverage fits failed, e.g. {first.task_id}: {first.error}"
+        )
+    table = result.table.merge(truth, on="analysis")
     rows = []
     for (k, tau), cell in table.groupby(["cell_k", "cell_tau"], sort=True):
         row: dict[str, Any] = {"k": k, "tau": tau}
