@@ -38,6 +38,16 @@ def cluster() -> Iterator[Any]:
         yield local
 
 
+def _kill_a_busy_worker(client: Any) -> int | None:
+    """SIGKILL a worker that is running (or holds) a task; its pid, or None if all are idle."""
+    busy = [address for address, keys in client.processing().items() if keys]
+    if not busy:
+        return None
+    pid = int(client.run(os.getpid, workers=[busy[0]])[busy[0]])
+    os.kill(pid, signal.SIGKILL)  # its nanny restarts it; Dask reschedules what it held
+    return pid
+
+
 def _long_table(n: int, k: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     parts = []
@@ -100,15 +110,10 @@ def test_nuts_batch_survives_a_killed_worker_and_runs_every_task_once(
     with distributed.Client(cluster) as client:
 
         def progress(row: dict, done: int, total: int) -> None:
-            if killed:
-                return
-            busy = {address: list(keys) for address, keys in client.processing().items() if keys}
-            if not busy:
-                return
-            address = next(iter(busy))
-            pid = client.run(os.getpid, workers=[address])[address]
-            os.kill(pid, signal.SIGKILL)  # the nanny restarts it; its tasks go elsewhere
-            killed.update(pid=pid, keys=busy[address], after=done)
+            if not killed:
+                pid = _kill_a_busy_worker(client)
+                if pid is not None:
+                    killed.update(pid=pid, after=done)
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", BatchWarning)
@@ -158,14 +163,12 @@ def test_a_unit_whose_worker_keeps_dying_is_recorded_as_failed_and_rerun_on_resu
 
         def kill_first_busy_worker() -> None:
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                busy = [a for a, keys in client.processing().items() if keys]
-                if busy:
-                    pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
-                    os.kill(pid, signal.SIGKILL)
+            while time.monotonic() < deadline and not killed:
+                pid = _kill_a_busy_worker(client)
+                if pid is None:
+                    time.sleep(0.05)
+                else:
                     killed.append(pid)
-                    return
-                time.sleep(0.05)
 
         killer = threading.Thread(target=kill_first_busy_worker)
         killer.start()
