@@ -182,7 +182,8 @@ def bench_batch_nuts() -> list[tuple[str, str]]:
                 json.loads(line)["task_id"]
                 for line in (Path(out) / "rows.jsonl").read_text().splitlines()
             ]
-            once = sorted(ids) == sorted(datasets)
+            # one row per task, none missing, none twice (ids: "<analysis>|nuts")
+            once = sorted(ids) == sorted(f"{name}|nuts" for name in datasets)
             ok = bool((result.table["status"] == "ok").all())
         what = f"{N_NUTS} NUTS analyses on a Dask LocalCluster (2 workers, each compiling once)"
         if kill:
