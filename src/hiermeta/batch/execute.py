@@ -25,7 +25,7 @@ from hiermeta.batch.rows import (
     row_from_result,
 )
 from hiermeta.batch.tasks import Task
-from hiermeta.bayesian import ENGINES, bayesian
+from hiermeta.bayesian import bayesian
 from hiermeta.exact.vectorised import summarise_many, vectorisable
 from hiermeta.frequentist import frequentist
 
@@ -117,7 +117,7 @@ def _run_one(task: Task, settings: RowSettings, posteriors: bool) -> Outcome:
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")
         try:
-            if task.engine in ENGINES:
+            if task.bayesian:
                 result = _fit_bayesian(task, settings)
                 row = row_from_result(task, result, settings, time.perf_counter() - start)
             else:

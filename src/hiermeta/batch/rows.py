@@ -32,6 +32,7 @@ __all__ = [
     "COLUMNS",
     "RowSettings",
     "failed_row",
+    "options_text",
     "probability_columns",
     "row_from_frequentist",
     "row_from_result",
@@ -109,10 +110,15 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def options_text(options: Any) -> str:
+    """The ``options`` column: the engine options as sorted JSON, empty when there are none."""
+    return json.dumps(dict(options), sort_keys=True) if options else ""
+
+
 def base_row(task: Task, settings: RowSettings) -> dict[str, Any]:
     """The columns known before fitting (task identity, data size)."""
     row: dict[str, Any] = dict.fromkeys(all_columns(settings.thresholds))
-    bayes = task.engine in ("exact", "nuts")
+    bayes = task.bayesian
     row.update(
         task_id=task.task_id,
         analysis=task.analysis,
@@ -120,7 +126,7 @@ def base_row(task: Task, settings: RowSettings) -> dict[str, Any]:
         tau_prior=task.tau_prior.name if bayes else "",
         mu_prior=task.mu_prior.name if bayes else "",
         moderators="+".join(task.moderators),
-        options=json.dumps(dict(task.options), sort_keys=True) if task.options else "",
+        options=options_text(task.options),
         measure=task.data.measure if task.data is not None else "",
         k=task.data.k if task.data is not None else 0,
         ci_level=settings.ci_level,

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from hiermeta.batch import Task, batch, read_tasks
+from hiermeta.batch.rows import options_text
 
 __all__ = ["INTERVALS", "coverage_study"]
 
@@ -100,7 +101,7 @@ def coverage_study(
     for (k, tau), cell in table.groupby(["cell_k", "cell_tau"], sort=True):
         row: dict[str, Any] = {"k": k, "tau": tau}
         for name, (engine, opts, which) in INTERVALS.items():
-            wanted = "" if not opts else _options_text(opts)
+            wanted = options_text(opts)
             sub = cell[(cell["engine"] == engine) & (cell["options"].fillna("") == wanted)]
             target = np.exp(sub["true_mu"] if which == "mean" else sub["true_new"])
             if which == "mean":
@@ -112,9 +113,3 @@ def coverage_study(
         row["mcse"] = 100 * np.sqrt(0.95 * 0.05 / replicates)
         rows.append(row)
     return pd.DataFrame(rows).set_index(["k", "tau"])
-
-
-def _options_text(options: dict[str, str]) -> str:
-    import json
-
-    return json.dumps(options, sort_keys=True)
