@@ -24,8 +24,9 @@ demo: install
 	  models/ptr_multilevel.toml models/ptr_sensitivity.toml models/simulated_organs.toml --out out
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks docs/notebooks
-	$(BIN)/ruff format --check src tests benchmarks docs/notebooks
+	$(BIN)/ruff check src tests benchmarks docs/notebooks tools
+	$(BIN)/ruff format --check src tests benchmarks docs/notebooks tools
+	$(BIN)/python tools/check_layers.py src
 
 typecheck: install
 	$(BIN)/mypy

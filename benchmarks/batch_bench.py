@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 import hiermeta as hm
-from hiermeta.batch import read_tasks
+from hiermeta.pipeline.batch import read_tasks
 
 N_EXACT = 10_000
 N_NUTS = 16

@@ -135,7 +135,7 @@ def bench_exact() -> list[tuple[str, str]]:
     priors = list(hm.priors.catalogue("logHR").values())
     priors = (priors + priors)[:10]
 
-    from hiermeta.exact import fit_exact_many
+    from hiermeta.engines.exact import fit_exact_many
 
     def batch() -> None:
         for data in datasets:
@@ -172,7 +172,7 @@ print(time.perf_counter() - t0)
 def bench_nuts() -> list[tuple[str, str]]:
     import arviz_stats as azs
 
-    from hiermeta.bayes import nuts
+    from hiermeta.engines.nuts import engine as nuts
 
     rows = []
     for k in (10, 65):

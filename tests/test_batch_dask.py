@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import hiermeta as hm
-from hiermeta.batch import BatchWarning, read_tasks
+from hiermeta.pipeline.batch import BatchWarning, read_tasks
 
 distributed = pytest.importorskip("distributed", reason="needs hiermeta[distributed]")
 
@@ -87,7 +87,7 @@ def test_exact_batch_at_a_scheduler_address_equals_the_in_process_batch(
 def test_an_unreachable_scheduler_is_reported_before_anything_is_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hiermeta.batch import schedulers
+    from hiermeta.pipeline.batch import schedulers
 
     monkeypatch.setattr(schedulers, "CONNECT_TIMEOUT", "1s")
     out = tmp_path / "out"

@@ -10,7 +10,7 @@ import pytest
 from scipy import integrate, stats
 
 import hiermeta as hm
-from hiermeta.exact import fit_exact
+from hiermeta.engines.exact import fit_exact
 
 #: The issue's accuracy targets for the quadrature itself.
 PROB_TOL = 1e-6
@@ -161,7 +161,7 @@ def test_calibration_under_the_prior() -> None:
 
 
 def test_many_priors_at_once_equal_single_fits() -> None:
-    from hiermeta.exact import fit_exact_many
+    from hiermeta.engines.exact import fit_exact_many
 
     data = _bcg()
     priors = list(hm.priors.catalogue("logHR").values())

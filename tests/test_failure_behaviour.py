@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import hiermeta as hm
-from hiermeta.analysis import run_spec
-from hiermeta.report import write_report
+from hiermeta.pipeline.report import write_report
+from hiermeta.pipeline.run import run_spec
 
 pytestmark = pytest.mark.slow
 

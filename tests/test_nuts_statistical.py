@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import hiermeta as hm
-from hiermeta.diagnostics.agreement import AGREEMENT_Z
+from hiermeta.analyses.agreement import AGREEMENT_Z
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +83,7 @@ def test_multilevel_and_subgroup_tau_models_converge() -> None:
 
 
 def test_loo_compares_random_effects_and_meta_regression() -> None:
-    from hiermeta.diagnostics import compare_loo, loo
+    from hiermeta.analyses import compare_loo, loo
 
     data = hm.load_effects("bcg")
     plain = hm.bayesian(data, engine="nuts", random_seed=4)
@@ -96,7 +96,7 @@ def test_loo_compares_random_effects_and_meta_regression() -> None:
 
 
 def test_nutpie_sweep_shares_one_compiled_model_across_tau_families() -> None:
-    from hiermeta.bayes import nuts
+    from hiermeta.engines.nuts import engine as nuts
 
     data = hm.load_effects("bcg")
     priors = [

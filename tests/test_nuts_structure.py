@@ -1,7 +1,8 @@
 """Fast structural tests of the NUTS engine: sampling is replaced by exact iid draws.
 
 The fake sampler returns draws from the exact engine, so every number downstream (summaries,
-probabilities, diagnostics plumbing, DataTree groups) can be checked without MCMC.
+probabilities, diagnostics plumbing, DataTree groups) can be checked without MCMC. It is
+injected through the public ``sampler=`` option (no private function is patched).
 """
 
 from __future__ import annotations
@@ -11,18 +12,17 @@ import pytest
 from arviz_base import from_dict
 
 import hiermeta as hm
-from hiermeta.bayes import nuts
-from hiermeta.exact import fit_exact
+from hiermeta.engines.exact import fit_exact
 
 #: iid draws: quantiles agree with the exact engine within a few MCSE; 4000 draws give an
 #: MCSE of ~0.03 sd for central quantiles, so 0.1 posterior sd is > 3 MCSE.
 IID_TOL_SD = 0.1
 
 
-def _fake_sampler(monkeypatch: pytest.MonkeyPatch, divergences: int = 0) -> list[dict]:
+def _fake_sampler(divergences: int = 0) -> tuple[list[dict], object]:
     calls: list[dict] = []
 
-    def fake(entry, draws, tune, chains, target_accept, seed, progressbar, sampler="pymc"):
+    def fake(entry, draws, tune, chains, target_accept, seed, progressbar):
         model = entry["model"]
         calls.append({"target_accept": target_accept, "tune": tune, "seed": seed})
         data = model["y"].get_value()
@@ -62,16 +62,15 @@ def _fake_sampler(monkeypatch: pytest.MonkeyPatch, divergences: int = 0) -> list
         }
         return from_dict({"posterior": posterior, "sample_stats": stats})
 
-    monkeypatch.setattr(nuts, "_sample", fake)
-    return calls
+    return calls, fake
 
 
-def test_summary_and_probabilities_follow_the_draws(monkeypatch: pytest.MonkeyPatch) -> None:
-    _fake_sampler(monkeypatch)
+def test_summary_and_probabilities_follow_the_draws() -> None:
+    _, fake = _fake_sampler()
     data = hm.load_effects("bcg")
-    fit = hm.bayesian(data, engine="nuts", random_seed=1)
+    fit = hm.bayesian(data, engine="nuts", random_seed=1, sampler=fake)
     exact = hm.bayesian(data, engine="exact")
-    table, reference = fit.summary(), exact.summary()
+    table, reference = fit.posterior_summary(), exact.posterior_summary()
     for param in ("mu", "tau", "predictive"):
         sd = reference.loc[param, "sd"]
         for column in ("median", "ci_low", "ci_high"):
@@ -90,11 +89,11 @@ def test_summary_and_probabilities_follow_the_draws(monkeypatch: pytest.MonkeyPa
     assert fit.converged
 
 
-def test_failed_diagnostics_trigger_remedies_and_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = _fake_sampler(monkeypatch, divergences=3)
+def test_failed_diagnostics_trigger_remedies_and_a_warning() -> None:
+    calls, fake = _fake_sampler(divergences=3)
     data = hm.load_effects("bcg")
     with pytest.warns(hm.ConvergenceWarning, match="divergences"):
-        fit = hm.bayesian(data, engine="nuts", random_seed=1)
+        fit = hm.bayesian(data, engine="nuts", random_seed=1, sampler=fake)
     assert [c["target_accept"] for c in calls] == [0.9, 0.99, 0.999]
     assert [c["tune"] for c in calls] == [1000, 2000, 4000]
     assert [a.parameterisation for a in fit.attempts] == ["marginal", "marginal", "marginal"]
@@ -104,19 +103,19 @@ def test_failed_diagnostics_trigger_remedies_and_a_warning(monkeypatch: pytest.M
     assert not table.loc[("sampler", "divergences"), "passed"]
 
 
-def test_meta_regression_levels_and_contrasts(monkeypatch: pytest.MonkeyPatch) -> None:
-    _fake_sampler(monkeypatch)
+def test_meta_regression_levels_and_contrasts() -> None:
+    _, fake = _fake_sampler()
     data = hm.load_effects("bcg")
-    fit = hm.bayesian(data, engine="nuts", moderators=["ablat"], random_seed=2)
+    fit = hm.bayesian(data, engine="nuts", moderators=["ablat"], random_seed=2, sampler=fake)
     assert "ablat" in fit.summary().index
     assert 0 <= fit.prob_contrast("ablat", "mu") <= 1
 
 
-def test_seed_is_passed_to_the_sampler(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = _fake_sampler(monkeypatch)
+def test_seed_is_passed_to_the_sampler() -> None:
+    calls, fake = _fake_sampler()
     data = hm.load_effects("bcg")
-    a = hm.bayesian(data, engine="nuts", random_seed=7)
-    b = hm.bayesian(data, engine="nuts", random_seed=7)
+    a = hm.bayesian(data, engine="nuts", random_seed=7, sampler=fake)
+    b = hm.bayesian(data, engine="nuts", random_seed=7, sampler=fake)
     assert calls[0]["seed"] == calls[1]["seed"] == 7
     np.testing.assert_array_equal(
         a.idata.posterior["theta"].values, b.idata.posterior["theta"].values

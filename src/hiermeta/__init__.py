@@ -2,14 +2,19 @@
 
 ``import hiermeta`` is fast: PyMC is imported only when a NUTS fit is asked for, and
 matplotlib only when a plot or report is made (``hm.report``).
+
+The package is layered (each layer imports only from those above it in this list; CI checks
+it with ``tools/check_layers.py``): ``errors`` → ``data`` → ``results`` (the one result
+contract) → ``priors`` → ``engines`` (frequentist, exact, nuts; by name in
+``engines.registry``) → ``analyses`` → ``pipeline`` (specs, reports, batches) →
+``validation`` → ``cli``. The functions below are the public API.
 """
 
 from typing import Any
 
 from hiermeta import priors
-from hiermeta.batch import BatchResult, Task, batch
-from hiermeta.bayesian import bayesian
-from hiermeta.compare import compare
+from hiermeta._version import __version__
+from hiermeta.analyses import agreement, compare, compare_loo, loo, sensitivity
 from hiermeta.data import (
     EffectData,
     datasets,
@@ -21,25 +26,47 @@ from hiermeta.data import (
     load_dataset,
     load_effects,
 )
-from hiermeta.diagnostics import agreement, sensitivity
-from hiermeta.errors import ConvergenceWarning, InputError, SpecError
-from hiermeta.frequentist import frequentist, subgroups
-from hiermeta.simulate import simulate
-
-__version__ = "0.1.0"
+from hiermeta.data.convert import CONVERTERS, convert
+from hiermeta.data.simulate import simulate
+from hiermeta.engines.api import bayesian
+from hiermeta.engines.exact.engine import ExactResult
+from hiermeta.engines.frequentist import FrequentistResult, SubgroupResult, frequentist, subgroups
+from hiermeta.engines.nuts.engine import NutsResult
+from hiermeta.engines.registry import ENGINES
+from hiermeta.errors import ConvergenceWarning, HiermetaWarning, InputError, SpecError
+from hiermeta.pipeline.batch import BatchResult, Task, batch
+from hiermeta.pipeline.run import Analysis, run_spec
+from hiermeta.pipeline.spec import Spec, load_spec
+from hiermeta.results.contract import Estimate, Heterogeneity, MetaResult
+from hiermeta.results.posterior import BayesianResult
 
 __all__ = [
+    "CONVERTERS",
+    "ENGINES",
+    "Analysis",
     "BatchResult",
+    "BayesianResult",
     "ConvergenceWarning",
     "EffectData",
+    "Estimate",
+    "ExactResult",
+    "FrequentistResult",
+    "Heterogeneity",
+    "HiermetaWarning",
     "InputError",
+    "MetaResult",
+    "NutsResult",
+    "Spec",
     "SpecError",
+    "SubgroupResult",
     "Task",
     "__version__",
     "agreement",
     "batch",
     "bayesian",
     "compare",
+    "compare_loo",
+    "convert",
     "datasets",
     "frequentist",
     "from_2x2",
@@ -49,8 +76,11 @@ __all__ = [
     "from_ratio_p",
     "load_dataset",
     "load_effects",
+    "load_spec",
+    "loo",
     "priors",
     "report",
+    "run_spec",
     "sensitivity",
     "simulate",
     "subgroups",
@@ -62,5 +92,5 @@ def __getattr__(name: str) -> Any:
     if name == "report":
         import importlib
 
-        return importlib.import_module("hiermeta.report")
+        return importlib.import_module("hiermeta.pipeline.report")
     raise AttributeError(f"module 'hiermeta' has no attribute {name!r}")

@@ -124,7 +124,7 @@ def _batch_parser(sub: Any) -> None:
 
 
 def _run_batch(args: argparse.Namespace) -> int:
-    from hiermeta.batch import batch
+    from hiermeta import batch
 
     columns = {
         name: getattr(args, name)
@@ -227,8 +227,10 @@ def _spec_for_fit(args: argparse.Namespace) -> str:
 
 
 def _run_spec(path: Path, out: Path | None, as_json: bool, progress: bool) -> dict:
-    from hiermeta.analysis import run_spec
-    from hiermeta.report.writer import build_summary, write_report
+    import hiermeta as hm
+
+    build_summary, write_report = hm.report.build_summary, hm.report.write_report
+    run_spec = hm.run_spec
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", HiermetaWarning)
@@ -268,7 +270,7 @@ def _write_index(out: Path, results: dict[str, dict]) -> None:
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "datasets":
-        from hiermeta.data.datasets import datasets
+        from hiermeta import datasets
 
         print(datasets().drop(columns=["source"]).to_string())
         return 0

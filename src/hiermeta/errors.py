@@ -15,6 +15,7 @@ __all__ = [
     "HiermetaWarning",
     "InputError",
     "SpecError",
+    "check_level",
     "unknown_option",
 ]
 
@@ -69,3 +70,15 @@ def unknown_option(what: str, value: object, valid: Iterable[str]) -> InputError
         if close:
             hint = f" Did you mean {by_lower[close[0]]!r}?"
     return InputError(f"unknown {what} {value!r}; valid options are {options}.{hint}")
+
+
+def check_level(level: object, name: str = "ci_level") -> float:
+    """Validate an interval level given as a fraction."""
+    try:
+        value = float(level)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(f"{name} {level!r} is not a number; use e.g. 0.95") from None
+    if not 0 < value < 1:
+        hint = f" Did you mean {value / 100:g}?" if 50 <= value < 100 else ""  # a percentage
+        raise InputError(f"{name} must lie in (0, 1); got {level!r}.{hint}")
+    return value

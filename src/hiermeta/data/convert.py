@@ -13,10 +13,11 @@ unique as ``"Lane 2019 [2]"`` (use a ``cluster`` column to model estimates that 
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,11 +28,14 @@ from hiermeta.errors import (
     AsymmetricCIWarning,
     ExcludedStudiesWarning,
     InputError,
+    check_level,
     unknown_option,
 )
-from hiermeta.results import check_level
 
 __all__ = [
+    "CONVERTERS",
+    "convert",
+    "converter_arguments",
     "from_2x2",
     "from_log_se",
     "from_oe_v",
@@ -643,3 +647,41 @@ def from_2x2(
         cluster,
         "raise",
     )
+
+
+# ================================================================== converters by name
+#: Converters by input kind: what specs (``[data] input``), batches and the CLI look up. A new
+#: converter is one function in this module plus one line here.
+CONVERTERS: dict[str, Callable[..., EffectData]] = {
+    "ratio_ci": from_ratio_ci,
+    "ratio_p": from_ratio_p,
+    "log_se": from_log_se,
+    "oe_v": from_oe_v,
+    "2x2": from_2x2,
+}
+
+
+def converter_arguments(kind: str) -> tuple[list[str], list[str]]:
+    """(required, optional) argument names of a converter, the table argument excluded."""
+    if kind not in CONVERTERS:
+        raise unknown_option("input kind", kind, list(CONVERTERS))
+    params = list(inspect.signature(CONVERTERS[kind]).parameters.values())[1:]
+    required = [p.name for p in params if p.default is inspect.Parameter.empty]
+    optional = [p.name for p in params if p.default is not inspect.Parameter.empty]
+    return required, optional
+
+
+def convert(kind: str, df: pd.DataFrame, **arguments: Any) -> EffectData:
+    """Convert a table with the converter registered as ``kind``.
+
+    Arguments the converter does not take are an error listing the ones it takes; missing
+    required ones are named.
+    """
+    required, optional = converter_arguments(kind)
+    for name in arguments:
+        if name not in required + optional:
+            raise unknown_option(f"argument of the {kind!r} input", name, required + optional)
+    missing = [name for name in required if name not in arguments]
+    if missing:
+        raise InputError(f"the {kind!r} input needs {', '.join(map(repr, missing))}")
+    return CONVERTERS[kind](df, **arguments)

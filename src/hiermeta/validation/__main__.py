@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from hiermeta.report.writer import markdown_table
+from hiermeta.pipeline.report.writer import markdown_table
 from hiermeta.validation.coverage import coverage_study
 from hiermeta.validation.sbc import sbc_ranks, uniformity_pvalue
 

@@ -4,7 +4,7 @@ For each number of studies k and true heterogeneity tau, meta-analyses are simul
 true mean log HR ``mu`` and within-study SEs uniform on (0.1, 0.5) (log HRs of trials with
 roughly 16 to 400 deaths), and we count how often each 95% interval contains the truth: the
 mean effect for confidence/credible intervals, the true effect of one new study for prediction
-intervals. Every fit runs through :func:`hiermeta.batch` (so the study can use a Dask cluster
+intervals. Every fit runs through :func:`hiermeta.pipeline.batch` (so the study can use a Dask cluster
 and resume), one task per replicate and interval family.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hiermeta.batch import Task, batch, read_tasks
-from hiermeta.batch.rows import options_text
+from hiermeta.pipeline.batch import Task, batch, read_tasks
+from hiermeta.pipeline.batch.rows import options_text
 
 __all__ = ["INTERVALS", "coverage_study"]
 
@@ -67,7 +67,7 @@ def coverage_study(
 ) -> pd.DataFrame:
     """Coverage (%) of every 95% interval of :data:`INTERVALS` for each (k, tau).
 
-    ``scheduler`` and ``out`` are passed to :func:`hiermeta.batch` (a Dask cluster; a
+    ``scheduler`` and ``out`` are passed to :func:`hiermeta.pipeline.batch` (a Dask cluster; a
     resumable folder).
 
     Returns

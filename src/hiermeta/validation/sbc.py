@@ -3,7 +3,7 @@
 Draw (mu, tau) from the prior, simulate a meta-analysis, fit it, and record the rank of the
 true value among L posterior draws. If the engine computes the posterior correctly the ranks
 are uniform on {0, …, L}; we test uniformity with a chi-square test on equal-width bins.
-Every fit runs through :func:`hiermeta.batch` with its posterior kept (in blocks, so that
+Every fit runs through :func:`hiermeta.pipeline.batch` with its posterior kept (in blocks, so that
 memory stays bounded), so the study can run on a Dask cluster.
 """
 
@@ -18,8 +18,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from hiermeta.batch import BatchWarning, Task, batch
 from hiermeta.data.convert import from_log_se
+from hiermeta.pipeline.batch import BatchWarning, Task, batch
 from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior
 
 __all__ = ["NUTS_SBC_OPTIONS", "sbc_ranks", "uniformity_pvalue"]
@@ -27,7 +27,7 @@ __all__ = ["NUTS_SBC_OPTIONS", "sbc_ranks", "uniformity_pvalue"]
 #: Short chains (2 × 500) by design: SBC judges calibration over many fits, so a single fit's
 #: ESS below 400 is expected (its row says "not converged"; that is not the point here).
 NUTS_SBC_OPTIONS = {"draws": 500, "tune": 1000, "chains": 2, "remedies": False, "sampler": "nutpie"}
-#: Replicates fitted per call of :func:`hiermeta.batch` (posteriors of one block in memory).
+#: Replicates fitted per call of :func:`hiermeta.pipeline.batch` (posteriors of one block in memory).
 BLOCK = 100
 
 
@@ -83,7 +83,7 @@ def sbc_ranks(
     moderator
         Simulate and fit a slope on a covariate ``x`` as well (meta-regression).
     scheduler
-        Passed to :func:`hiermeta.batch` (e.g. a ``distributed.Client``).
+        Passed to :func:`hiermeta.pipeline.batch` (e.g. a ``distributed.Client``).
     """
     rng = np.random.default_rng(random_seed)
     cases = _simulate(replicates, k_range, mu_prior, tau_prior, moderator, rng)

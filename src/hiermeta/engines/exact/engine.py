@@ -1,0 +1,499 @@
+"""The exact engine: posterior of the normal–normal (meta-regression) model by quadrature.
+
+Given tau, the model y_i ~ N(x_i'β, s_i² + tau²) with Normal or flat priors on β is
+conjugate, so β | tau, y is Gaussian and p(y | tau) is available in closed form. The
+posterior of tau, p(tau | y) ∝ p(tau) p(y | tau), is one-dimensional and is integrated by
+composite Gauss–Legendre quadrature (as R's bayesmeta and bmr do, but without its
+grid approximation for mu). Every posterior — mu, a coefficient, a subgroup mean, a study's
+shrunken effect, a new study's effect — is then a mixture of normals over the tau nodes,
+whose CDF and quantiles are computed to ~1e-12, not sampled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from hiermeta.data.design import Coding, Design, build_design
+from hiermeta.data.effects import EffectData
+from hiermeta.engines.exact.quadrature import (
+    Conditional,
+    Grid,
+    LinearModel,
+    build_grid,
+    conditional,
+    find_edges,
+    grid_nodes,
+    invert_cdf,
+    make_grid,
+    normal_mixture_cdf,
+    normal_mixture_pdf,
+)
+from hiermeta.errors import InputError
+from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior
+from hiermeta.results.posterior import BayesianResult, ScalarPosterior
+
+__all__ = ["ExactResult", "NormalMixture", "TauMarginal", "fit_exact", "fit_exact_many"]
+
+
+class NormalMixture(ScalarPosterior):
+    """A posterior that is a finite mixture of normals (weights sum to one)."""
+
+    def __init__(self, weight: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> None:
+        self.weight, self.means, self.sds = weight, mean, np.maximum(sd, 1e-300)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return normal_mixture_cdf(np.atleast_1d(x), self.weight, self.means, self.sds)
+
+    def pdf(self, x: np.ndarray) -> np.ndarray:
+        """Density."""
+        return normal_mixture_pdf(np.atleast_1d(x), self.weight, self.means, self.sds)
+
+    def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x = np.atleast_1d(np.asarray(x, dtype=float))
+        z = (x[:, None] - self.means[None]) / self.sds[None]
+        phi = np.exp(-0.5 * z**2) / (self.sds[None] * np.sqrt(2 * np.pi))
+        dens = phi @ self.weight
+        slope = -((phi * z / self.sds[None]) @ self.weight) / np.maximum(dens, 1e-300)
+        return special.ndtr(z) @ self.weight, dens, slope
+
+    def log_pdf_slope(self, x: np.ndarray) -> np.ndarray:
+        return self.evaluate(x)[2]
+
+    def quantile(self, q: np.ndarray) -> np.ndarray:
+        q = np.atleast_1d(np.asarray(q, dtype=float))
+        lo = float(np.min(self.means - 40 * self.sds))
+        hi = float(np.max(self.means + 40 * self.sds))
+        start = self.mean + self.sd * special.ndtri(q)
+        return invert_cdf(self._cdf_pdf, q, lo, hi, start=start)
+
+    def _cdf_pdf(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        z = (np.atleast_1d(x)[:, None] - self.means[None]) / self.sds[None]
+        dens = (np.exp(-0.5 * z**2) / (self.sds[None] * np.sqrt(2 * np.pi))) @ self.weight
+        return special.ndtr(z) @ self.weight, dens
+
+    @property
+    def mean(self) -> float:
+        return float(self.weight @ self.means)
+
+    @property
+    def sd(self) -> float:
+        second = float(self.weight @ (self.sds**2 + self.means**2))
+        return float(np.sqrt(max(second - self.mean**2, 0.0)))
+
+
+class TauMarginal(ScalarPosterior):
+    """The marginal posterior of tau held on the quadrature grid."""
+
+    def __init__(self, grid: Grid) -> None:
+        self.grid = grid
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        return self.grid.cdf(np.atleast_1d(x))
+
+    def pdf(self, x: np.ndarray) -> np.ndarray:
+        """Density."""
+        return self.grid.density(np.atleast_1d(x))
+
+    def log_pdf_slope(self, x: np.ndarray) -> np.ndarray:
+        return self.grid.evaluate(x)[2]
+
+    def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.grid.evaluate(x)
+
+    @cached_property
+    def _table(self) -> tuple[np.ndarray, np.ndarray]:
+        u = np.linspace(self.grid.edges[0], self.grid.edges[-1], 16 * len(self.grid.panel_mass) + 1)
+        tau = self.grid.tau_of(u)
+        return self.grid.cdf(tau), tau
+
+    def quantile(self, q: np.ndarray) -> np.ndarray:
+        q = np.atleast_1d(np.asarray(q, dtype=float))
+        cdf, tau = self._table
+        start = np.interp(q, cdf, tau)
+        return invert_cdf(
+            lambda x: self.grid.evaluate(x)[:2], q, float(tau[0]), float(tau[-1]), start=start
+        )
+
+    @property
+    def mean(self) -> float:
+        return float(self.grid.weight @ self.grid.tau)
+
+    @property
+    def sd(self) -> float:
+        second = float(self.grid.weight @ self.grid.tau**2)
+        return float(np.sqrt(max(second - self.mean**2, 0.0)))
+
+    def lower_bound(self) -> float:
+        return float(self.grid.tau_of(self.grid.edges[0]))
+
+    def mode(self) -> float:
+        """Posterior mode of tau (on the quadrature nodes, refined)."""
+        from scipy import optimize
+
+        taus = self.grid.tau
+        best = int(np.argmax(self.grid.log_post(taus)))
+        lo = taus[max(best - 1, 0)] if best > 0 else 0.0
+        hi = taus[min(best + 1, len(taus) - 1)]
+        if best == 0 and self.grid.log_post(np.array([0.0]))[0] >= self.grid.log_post(taus[:1])[0]:
+            return 0.0
+        res = optimize.minimize_scalar(
+            lambda t: -float(self.grid.log_post(np.array([t]))[0]),
+            bounds=(lo, hi),
+            method="bounded",
+            options={"xatol": 1e-12},
+        )
+        return float(res.x)
+
+
+class ExactResult(BayesianResult):
+    """Posterior of the normal–normal model computed by quadrature (no Monte-Carlo error).
+
+    Build it with ``hm.bayesian(data, engine="exact")``. Beyond the common API
+    (:meth:`summary`, :meth:`quantile`, :meth:`prob`), it gives :attr:`marginal_likelihood`,
+    :meth:`bayes_factor`, :meth:`predict_observed` and iid draws (:meth:`draws`, :attr:`idata`).
+    """
+
+    engine = "exact"
+
+    def __init__(
+        self,
+        data: EffectData,
+        design: Design,
+        model: LinearModel,
+        grid: Grid,
+        mu_prior: MuPrior,
+        beta_prior: MuPrior | None,
+        tau_prior: TauPrior,
+        random_seed: int | None,
+        notes: tuple[str, ...],
+        node_conditional: Conditional | None = None,
+    ) -> None:
+        self.data, self.design, self.model, self.grid = data, design, model, grid
+        self.mu_prior, self.beta_prior, self.tau_prior = mu_prior, beta_prior, tau_prior
+        self.random_seed = random_seed
+        self.notes = notes
+        # nodes with negligible posterior mass are dropped from the mixtures (speed only)
+        keep = grid.weight > 1e-18 * grid.weight.max()
+        self._tau, self._weight = grid.tau[keep], grid.weight[keep] / grid.weight[keep].sum()
+        if node_conditional is None:
+            cond = conditional(model, self._tau)
+            self._mean, self._cov = cond.mean, cond.cov
+        else:  # shared by several priors on one grid (fit_exact_many)
+            self._mean, self._cov = node_conditional.mean[keep], node_conditional.cov[keep]
+
+    def methods(self) -> list[str]:
+        return [
+            "Exact engine: the posterior is integrated by Gauss–Legendre quadrature over tau "
+            "(no Monte-Carlo error; probabilities accurate to 1e-6, tested against a grid eight "
+            f"times finer). Priors: {self.priors_text()}"
+        ]
+
+    # ------------------------------------------------------------------ building blocks
+    def _linear(self, c: np.ndarray, extra_var: np.ndarray | float = 0.0) -> NormalMixture:
+        mean = self._mean @ c
+        var = np.einsum("i,nij,j->n", c, self._cov, c) + extra_var
+        return NormalMixture(self._weight, mean, np.sqrt(var))
+
+    @cached_property
+    def _tau_posterior(self) -> TauMarginal:
+        return TauMarginal(self.grid)
+
+    def posterior(self, param: str) -> ScalarPosterior:
+        if param == "tau":
+            return self._tau_posterior
+        if param.startswith("predictive"):
+            inner = param[len("predictive") :].strip("[]")
+            c = self._vector(inner or "mu")
+            return self._linear(c, self._tau**2)
+        if param.startswith("theta[") and param.endswith("]"):
+            return self._shrinkage(self.data.study.index(param[6:-1]))
+        return self._linear(self._vector(param))
+
+    def parameters(self) -> list[str]:
+        names = super().parameters()
+        for term in self.design.terms:
+            names += [f"predictive[{term.name}={level}]" for level in term.levels]
+        return names
+
+    def _shrinkage(self, i: int) -> NormalMixture:
+        tau2 = self._tau**2
+        s2 = self.model.v[i]
+        x = self.design.X[i]
+        b = tau2 / (tau2 + s2)
+        mean = b * self.model.y[i] + (1 - b) * (self._mean @ x)
+        var = tau2 * s2 / (tau2 + s2) + (1 - b) ** 2 * np.einsum("i,nij,j->n", x, self._cov, x)
+        return NormalMixture(self._weight, mean, np.sqrt(var))
+
+    def contrast(self, first: str, second: str) -> ScalarPosterior:
+        return self._linear(self._vector(first) - self._vector(second))
+
+    def predict_observed(self, se: float, param: str = "mu") -> NormalMixture:
+        """Posterior predictive of the *estimate* a new study with standard error ``se`` would report."""
+        if not se > 0:
+            raise InputError(f"se must be positive; got {se}")
+        return self._linear(self._vector(param), self._tau**2 + se**2)
+
+    # ------------------------------------------------------------------ evidence
+    @cached_property
+    def marginal_likelihood(self) -> float:
+        """p(y) under the priors (NaN when a prior is improper: it is then undefined)."""
+        if not (self.model.proper and self.tau_prior.proper):
+            return float("nan")
+        return float(np.exp(self.grid.log_norm))
+
+    def bayes_factor(self, hypothesis: str = "tau=0") -> float:
+        """Bayes factor BF01 of ``"tau=0"`` (no heterogeneity) or ``"mu=0"`` (no effect).
+
+        Values above 1 favour the point hypothesis. Undefined (NaN) under improper priors.
+        """
+        if not np.isfinite(self.marginal_likelihood):
+            return float("nan")
+        if hypothesis == "tau=0":
+            log_null = float(conditional(self.model, np.array([0.0])).loglik[0])
+            return float(np.exp(log_null - self.grid.log_norm))
+        if hypothesis == "mu=0":
+            if not self.design.intercept_only:
+                raise InputError("the 'mu=0' Bayes factor is defined for models without moderators")
+            y, v = self.model.y, self.model.v
+
+            def log_post_null(tau: np.ndarray) -> np.ndarray:
+                total = v[None, :] + np.asarray(tau, dtype=float)[:, None] ** 2
+                loglik = -0.5 * np.sum(np.log(2 * np.pi * total) + y[None] ** 2 / total, axis=1)
+                return self.tau_prior.logpdf(tau) + loglik
+
+            null = build_grid(
+                log_post_null, self.grid.scale, float(getattr(self.tau_prior, "upper", np.inf))
+            )
+            return float(np.exp(null.log_norm - self.grid.log_norm))
+        raise InputError(f"unknown hypothesis {hypothesis!r}; valid options are 'tau=0', 'mu=0'")
+
+    # ------------------------------------------------------------------ draws
+    def draws(self, n: int = 4000, random_seed: int | None = None) -> dict[str, np.ndarray]:
+        """iid posterior draws of tau, the coefficients, study effects and the predictive.
+
+        tau is drawn by inverting its CDF tabulated on 4,000 points (error far below the
+        Monte-Carlo error of the draws); the rest exactly given tau.
+        """
+        rng = np.random.default_rng(self.random_seed if random_seed is None else random_seed)
+        edges = self.grid.tau_of(self.grid.edges)
+        table = np.linspace(edges[0], edges[-1], 4001)
+        cdf = self.grid.cdf(table)
+        cdf[0], cdf[-1] = 0.0, 1.0
+        tau = np.interp(rng.uniform(size=n), cdf, table)
+        cond = conditional(self.model, tau)
+        chol = np.linalg.cholesky(cond.cov)
+        beta = cond.mean + np.einsum("nij,nj->ni", chol, rng.standard_normal((n, self.design.p)))
+        fitted = beta @ self.design.X.T  # (n, k)
+        tau2 = tau[:, None] ** 2
+        s2 = self.model.v[None]
+        shrink_mean = (self.model.y[None] * tau2 + fitted * s2) / (tau2 + s2)
+        shrink_sd = np.sqrt(tau2 * s2 / (tau2 + s2))
+        theta = shrink_mean + shrink_sd * rng.standard_normal(fitted.shape)
+        predictive = beta[:, 0] + tau * rng.standard_normal(n)
+        return {"tau": tau, "beta": beta, "theta": theta, "predictive": predictive}
+
+    @cached_property
+    def idata(self) -> Any:
+        """iid draws as an ArviZ DataTree (1 chain × 4000 draws), seeded by ``random_seed``."""
+        from hiermeta.results.idata import to_datatree
+
+        d = self.draws(4000)
+        return to_datatree(
+            self, d["tau"][None], d["beta"][None], d["theta"][None], d["predictive"][None]
+        )
+
+
+def _coefficient_prior(
+    mu_prior: MuPrior, beta_prior: MuPrior | Mapping[str, MuPrior] | None, design: Design
+) -> tuple[np.ndarray, np.ndarray, list[MuPrior]]:
+    priors: list[MuPrior] = [mu_prior]
+    for name in design.names[1:]:
+        if isinstance(beta_prior, Mapping):
+            priors.append(beta_prior.get(name, DEFAULT_MU))
+        else:
+            priors.append(beta_prior or DEFAULT_MU)
+    moments = [prior.normal_moments() for prior in priors]
+    mean, prec = (np.array(values, dtype=float) for values in zip(*moments, strict=True))
+    return prec, mean, priors
+
+
+def _setup(
+    data: EffectData,
+    mu_prior: MuPrior,
+    beta_prior: MuPrior | Mapping[str, MuPrior] | None,
+    moderators: Sequence[str] | str | None,
+    coding: Mapping[str, Coding] | None,
+    levels: Mapping[str, Sequence[str]] | None,
+) -> tuple[Design, LinearModel]:
+    if not isinstance(mu_prior, MuPrior):
+        raise InputError(f"mu_prior must be a prior from hiermeta.priors; got {mu_prior!r}")
+    design = build_design(data, moderators, coding=coding, levels=levels)
+    prec0, mean0, _ = _coefficient_prior(mu_prior, beta_prior, design)
+    return design, LinearModel(data.y, data.variance, design.X, prec0, mean0)
+
+
+def _log_posterior(model: LinearModel, prior: TauPrior) -> Callable[[np.ndarray], np.ndarray]:
+    """Unnormalised log posterior of tau: log p(tau) + log p(y | tau) (−inf off the support)."""
+
+    def log_post(tau: np.ndarray) -> np.ndarray:
+        tau = np.asarray(tau, dtype=float)
+        lp = prior.logpdf(tau)
+        out = np.full(tau.shape, -np.inf)
+        ok = np.isfinite(lp)
+        if ok.any():
+            out[ok] = lp[ok] + conditional(model, tau[ok]).loglik
+        return out
+
+    return log_post
+
+
+def _checked_tau_prior(tau_prior: TauPrior, data: EffectData, model: LinearModel) -> TauPrior:
+    if not isinstance(tau_prior, TauPrior):
+        raise InputError(f"tau_prior must be a tau prior from hiermeta.priors; got {tau_prior!r}")
+    tau_prior = tau_prior.for_data(data.se)
+    n_flat = int(np.sum(model.prec0 == 0))
+    if n_flat and data.k <= n_flat and not tau_prior.proper:
+        raise InputError("flat coefficient priors with an improper tau prior need more studies")
+    return tau_prior
+
+
+#: Panels of the shared grid of :func:`fit_exact_many` (wider than one prior's: more panels).
+SHARED_PANELS = 64
+
+
+def fit_exact_many(
+    data: EffectData,
+    tau_priors: Sequence[TauPrior],
+    mu_prior: MuPrior | None = None,
+    moderators: Sequence[str] | str | None = None,
+    *,
+    beta_prior: MuPrior | Mapping[str, MuPrior] | None = None,
+    coding: Mapping[str, Coding] | None = None,
+    levels: Mapping[str, Sequence[str]] | None = None,
+    random_seed: int | None = 0,
+) -> list[ExactResult]:
+    """Fit one dataset under many tau priors at once (the vectorised prior-sensitivity path).
+
+    The likelihood and the conditional posterior of the coefficients are evaluated once, on one
+    grid covering every prior's posterior (64 panels); each prior then only re-weights the
+    nodes. Priors with a bounded support (``Uniform(0, U)``) get their own grid so that the
+    quadrature never straddles the discontinuity at U. Results equal :func:`fit_exact` to the
+    quadrature accuracy (tested).
+    """
+    mu_prior = mu_prior or DEFAULT_MU
+    design, model = _setup(data, mu_prior, beta_prior, moderators, coding, levels)
+    priors = [_checked_tau_prior(p, data, model) for p in tau_priors]
+    shared = [i for i, p in enumerate(priors) if not np.isfinite(getattr(p, "upper", np.inf))]
+    results: list[ExactResult | None] = [None] * len(priors)
+    for i, prior in enumerate(priors):
+        if i not in shared:
+            results[i] = fit_exact(
+                data,
+                mu_prior,
+                prior,
+                moderators,
+                beta_prior=beta_prior,
+                coding=coding,
+                levels=levels,
+                random_seed=random_seed,
+            )
+    if shared:
+        scale = float(max(np.median(data.se), 1e-8))
+
+        def loglik(tau: np.ndarray) -> np.ndarray:
+            return conditional(model, np.asarray(tau, dtype=float)).loglik
+
+        def envelope(tau: np.ndarray) -> np.ndarray:
+            tau = np.asarray(tau, dtype=float)
+            top = np.max(np.stack([priors[i].logpdf(tau) for i in shared]), axis=0)
+            out = np.full(tau.shape, -np.inf)
+            ok = np.isfinite(top)
+            out[ok] = top[ok] + loglik(tau[ok])
+            return out
+
+        edges = find_edges(envelope, scale, np.inf, SHARED_PANELS)
+        tau_nodes, _ = grid_nodes(edges, scale)
+        cond = conditional(model, tau_nodes)
+        for i in shared:
+            prior = priors[i]
+
+            log_post = _log_posterior(model, prior)
+            lp_nodes = prior.logpdf(tau_nodes) + cond.loglik
+            grid = make_grid(
+                edges, scale, log_post, values=np.where(np.isfinite(lp_nodes), lp_nodes, -np.inf)
+            )
+            results[i] = ExactResult(
+                data=data,
+                design=design,
+                model=model,
+                grid=grid,
+                mu_prior=mu_prior,
+                beta_prior=None if isinstance(beta_prior, Mapping) else beta_prior,
+                tau_prior=prior,
+                random_seed=random_seed,
+                notes=(),
+                node_conditional=cond,
+            )
+    return [r for r in results if r is not None]
+
+
+def fit_exact(
+    data: EffectData,
+    mu_prior: MuPrior | None = None,
+    tau_prior: TauPrior | None = None,
+    moderators: Sequence[str] | str | None = None,
+    *,
+    beta_prior: MuPrior | Mapping[str, MuPrior] | None = None,
+    coding: Mapping[str, Coding] | None = None,
+    levels: Mapping[str, Sequence[str]] | None = None,
+    random_seed: int | None = 0,
+    panels: int | None = None,
+) -> ExactResult:
+    """Fit the normal–normal model exactly. Usually called as ``hm.bayesian(..., engine="exact")``.
+
+    Parameters
+    ----------
+    data
+        Studies.
+    mu_prior
+        Prior on mu (the intercept with moderators): :class:`~hiermeta.priors.Normal` or
+        :class:`~hiermeta.priors.Flat`. Default Normal(0, 1).
+    tau_prior
+        Any tau prior of :mod:`hiermeta.priors`. Default HalfNormal(0.5).
+    moderators, coding, levels
+        Meta-regression terms, as :func:`hiermeta.engines.frequentist`.
+    beta_prior
+        Prior on the other coefficients (one for all, or a dict by coefficient name);
+        default Normal(0, 1) (a ratio of HRs within 0.14–7.1 with 95% probability).
+    random_seed
+        Seed of the iid draws behind :attr:`ExactResult.idata` (the summaries use no randomness).
+    panels
+        Number of quadrature panels (default 48 × 12 nodes); for accuracy checks.
+    """
+    mu_prior = mu_prior or DEFAULT_MU
+    design, model = _setup(data, mu_prior, beta_prior, moderators, coding, levels)
+    tau_prior = _checked_tau_prior(tau_prior or DEFAULT_TAU, data, model)
+    notes: list[str] = []
+
+    log_post = _log_posterior(model, tau_prior)
+
+    upper = getattr(tau_prior, "upper", np.inf)
+    scale = float(max(np.median(data.se), 1e-8))
+    kwargs = {"panels": panels} if panels else {}
+    grid = build_grid(log_post, scale, float(upper), **kwargs)
+    return ExactResult(
+        data=data,
+        design=design,
+        model=model,
+        grid=grid,
+        mu_prior=mu_prior,
+        beta_prior=None if isinstance(beta_prior, Mapping) else beta_prior,
+        tau_prior=tau_prior,
+        random_seed=random_seed,
+        notes=tuple(notes),
+    )

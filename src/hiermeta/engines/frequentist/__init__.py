@@ -1,0 +1,7 @@
+"""Frequentist random-effects meta-analysis and meta-regression (metafor's ``rma.uni``)."""
+
+from hiermeta.engines.frequentist.model import FrequentistResult, frequentist
+from hiermeta.engines.frequentist.subgroups import SubgroupResult, subgroups
+from hiermeta.engines.frequentist.tau2 import TAU2_METHODS
+
+__all__ = ["TAU2_METHODS", "FrequentistResult", "SubgroupResult", "frequentist", "subgroups"]

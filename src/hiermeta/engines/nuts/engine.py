@@ -1,0 +1,661 @@
+"""``hm.bayesian(..., engine="nuts")``: PyMC's NUTS, diagnosed with ArviZ, with remedies."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hiermeta.data.design import Coding, Design, build_design
+from hiermeta.data.effects import EffectData
+from hiermeta.engines.nuts.checks import failed_checks
+from hiermeta.engines.nuts.models import (
+    PARAMETERISATIONS,
+    SWITCHABLE_TAU,
+    ModelInputs,
+    Parameterisation,
+    Structure,
+    build_model,
+    structure_of,
+)
+from hiermeta.errors import ConvergenceWarning, InputError, unknown_option
+from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior
+from hiermeta.results.posterior import BayesianResult, SamplePosterior, ScalarPosterior
+
+__all__ = ["NutsResult", "fit_nuts"]
+
+
+#: One built model per structure (and dimension lengths); its compiled NUTS steps (PyMC, per
+#: target_accept) and nutpie model are kept with it, so later fits — of other priors, or of
+#: other analyses with as many studies — only swap the pm.Data values and coordinate labels.
+_MODEL_CACHE: dict[tuple[Structure, tuple[tuple[str, int], ...]], dict[str, Any]] = {}
+SAMPLERS = ("auto", "pymc", "nutpie")
+
+
+def _progress_default() -> bool:
+    env = os.environ.get("HIERMETA_PROGRESS")
+    if env is not None:
+        return env not in ("0", "false", "no")
+    return sys.stderr.isatty()
+
+
+@dataclass
+class Attempt:
+    """One sampling attempt: its settings, its diagnostics and its time."""
+
+    parameterisation: str
+    target_accept: float
+    tune: int
+    seconds: float
+    failed: list[str] = field(default_factory=list)
+
+
+class NutsResult(BayesianResult):
+    """A NUTS fit: the common API plus ``idata`` (ArviZ DataTree), ``model`` and ``check()``."""
+
+    engine = "nuts"
+    monte_carlo = True
+
+    def __init__(
+        self,
+        data: EffectData,
+        design: Design,
+        idata: Any,
+        model: Any,
+        structure: Structure,
+        mu_prior: MuPrior,
+        tau_prior: TauPrior,
+        attempts: list[Attempt],
+        tau_group_levels: tuple[str, ...],
+        random_seed: int | None,
+        sampler: str = "pymc",
+    ) -> None:
+        self.data, self.design, self.idata, self.model = data, design, idata, model
+        self.structure, self.mu_prior, self.tau_prior = structure, mu_prior, tau_prior
+        self.attempts = attempts
+        self.tau_group_levels = tau_group_levels
+        self.random_seed = random_seed
+        self.sampler = sampler
+        self.parameterisation = structure.parameterisation
+        notes = [
+            f"NUTS ({structure.parameterisation} parameterisation, {structure.random_effects} random effects)"
+        ]
+        if len(attempts) > 1:
+            notes.append(
+                "remedies tried: "
+                + "; ".join(
+                    f"{a.parameterisation}, target_accept={a.target_accept}, tune={a.tune}"
+                    + (f" → failed {', '.join(a.failed)}" if a.failed else " → passed")
+                    for a in attempts
+                )
+            )
+        failed = attempts[-1].failed
+        if failed:
+            notes.append("DIAGNOSTICS FAILED: " + ", ".join(failed))
+        self.notes = tuple(notes)
+
+    # ------------------------------------------------------------------ draws
+    def _draws(self, name: str) -> np.ndarray:
+        return np.asarray(self.idata.posterior[name].values)
+
+    def _chain_draw(self, param: str) -> np.ndarray:
+        """(chain, draw) array of a named scalar quantity."""
+        post = self.idata.posterior
+        if param == "tau":
+            if "tau" not in post:
+                raise InputError(
+                    "this model has one tau per subgroup; ask for "
+                    + ", ".join(f"'tau[{g}]'" for g in self.tau_group_levels)
+                )
+            return self._draws("tau")
+        if param.startswith("tau[") and param.endswith("]"):
+            level = param[4:-1]
+            return np.asarray(post["tau_by_group"].sel(subgroup=level).values)
+        if param == "tau_cohort":
+            return self._draws("tau_cohort")
+        if param.startswith("predictive"):
+            inner = param[len("predictive") :].strip("[]")
+            return (
+                np.einsum("cdp,p->cd", self._beta(), self._vector(inner or "mu")) + self._re_noise()
+            )
+        if param.startswith("theta[") and param.endswith("]"):
+            return np.asarray(post["theta"].sel(study=param[6:-1]).values)
+        return np.einsum("cdp,p->cd", self._beta(), self._vector(param))
+
+    def _beta(self) -> np.ndarray:
+        mu = self._draws("mu")[..., None]
+        if self.design.p == 1:
+            return mu
+        return np.concatenate([mu, self._draws("beta")], axis=-1)
+
+    def _re_noise(self) -> np.ndarray:
+        """Draws of a new study's random effect (tau × a standard normal or t draw)."""
+        return np.asarray(self.idata.posterior["new_study_effect"].values)
+
+    def parameters(self) -> list[str]:
+        names = super().parameters()
+        if self.structure.tau_groups > 1:
+            names += [f"tau[{g}]" for g in self.tau_group_levels]
+        if self.structure.clusters:
+            names.append("tau_cohort")
+        return names
+
+    def posterior(self, param: str) -> ScalarPosterior:
+        draws = self._chain_draw(param)
+        return SamplePosterior(draws, _mcse_table(draws))
+
+    def contrast(self, first: str, second: str) -> ScalarPosterior:
+        c = self._vector(first) - self._vector(second)
+        draws = np.einsum("cdp,p->cd", self._beta(), c)
+        return SamplePosterior(draws, _mcse_table(draws))
+
+    def default_summary_params(self) -> list[str]:
+        names = super().default_summary_params()
+        if self.structure.tau_groups > 1:
+            names = [n for n in names if n != "tau"] + [f"tau[{g}]" for g in self.tau_group_levels]
+        if self.structure.clusters:
+            names.append("tau_cohort")
+        return names
+
+    # ------------------------------------------------------------------ the result contract
+    def diagnostics(self) -> pd.DataFrame:
+        """R-hat, bulk/tail ESS, MCSE per parameter and the sampler checks (:meth:`check`)."""
+        return self.check()
+
+    def failed_diagnostics(self) -> list[str]:
+        return list(self.attempts[-1].failed)
+
+    @property
+    def attempts_made(self) -> int:
+        return len(self.attempts)
+
+    def methods(self) -> list[str]:
+        s = self.structure
+        post = self.idata.posterior
+        text = (
+            f"NUTS engine (PyMC model, {self.sampler} sampler): {s.parameterisation} "
+            f"parameterisation, {s.random_effects} random effects"
+            + (", between- and within-cohort heterogeneity" if s.clusters else "")
+            + (", one tau per subgroup" if s.tau_groups > 1 else "")
+            + f"; {post.sizes['chain']} chains × {post.sizes['draw']} draws, "
+            f"random_seed = {self.random_seed}. Priors: {self.priors_text()}"
+        )
+        return [text, *self.notes[1:]]
+
+    # ------------------------------------------------------------------ diagnostics
+    def check(self) -> Any:
+        """Diagnostics table: R-hat, bulk/tail ESS, MCSE per parameter, and sampler checks."""
+        from hiermeta.engines.nuts.checks import check
+
+        return check(self)
+
+    @property
+    def converged(self) -> bool:
+        """True when every diagnostic passed on the final attempt."""
+        return not self.attempts[-1].failed
+
+    def prob_mcse(self, below: float, predictive: bool = False) -> float:
+        """Monte-Carlo standard error of :meth:`prob`."""
+        import arviz_stats as azs
+
+        draws = self._chain_draw("predictive" if predictive else "mu")
+        indicator = (draws < float(self.data.from_natural(below))).astype(float)
+        p = float(indicator.mean())
+        if p in (0.0, 1.0):
+            # no draw on one side: the resolution of the estimate is about one draw in ESS; use
+            # the MCSE of a probability 1/N (N = number of draws) rather than a misleading 0
+            n = indicator.size
+            return float(np.sqrt((1 / n) * (1 - 1 / n) / n))
+        ess = float(azs.ess(indicator, method="mean"))
+        return float(np.sqrt(p * (1 - p) / ess))
+
+
+def _mcse_table(draws: np.ndarray) -> dict[str, float]:
+    import arviz_stats as azs
+
+    if draws.ndim != 2 or draws.shape[1] < 4:
+        return {}
+    return {"mean": float(azs.mcse(draws, method="mean"))}
+
+
+def _inputs(
+    data: EffectData,
+    design: Design,
+    mu_prior: MuPrior,
+    tau_prior: TauPrior,
+    beta_prior: MuPrior,
+    subgroup_tau: str | None,
+    multilevel: bool,
+    nu: float,
+) -> tuple[ModelInputs, dict[str, list[str]], tuple[str, ...]]:
+    coords: dict[str, list[str]] = {"study": list(data.study)}
+    group_levels: tuple[str, ...] = ()
+    tau_group = np.zeros(data.k, dtype=int)
+    if subgroup_tau:
+        if subgroup_tau not in data.covariates.columns:
+            raise InputError(
+                f"subgroup_tau {subgroup_tau!r} is not a covariate; covariates are {list(data.covariates.columns)}"
+            )
+        text = data.covariates[subgroup_tau].astype(str).to_numpy()
+        try:
+            group_levels = design.term(subgroup_tau).levels
+        except InputError:
+            group_levels = tuple(sorted(set(text)))
+        tau_group = np.array([group_levels.index(t) for t in text])
+        coords["subgroup"] = list(group_levels)
+    cluster = np.full(data.k, -1, dtype=int)
+    if multilevel:
+        if data.cluster is None:
+            raise InputError("multilevel=True needs a cluster column (cluster= in the converter)")
+        cohorts = sorted(set(data.cluster))
+        cluster = np.array([cohorts.index(c) for c in data.cluster])
+        coords["cohort"] = cohorts
+    coords["coefficient"] = list(design.names[1:])
+    inputs = ModelInputs(
+        y=np.asarray(data.y),
+        se=np.asarray(data.se),
+        X=design.X,
+        tau_group=tau_group,
+        cluster=cluster,
+        tau_prior=tau_prior,
+        mu_prior=mu_prior,
+        beta_prior=beta_prior,
+        nu=nu,
+    )
+    return inputs, coords, group_levels
+
+
+def _model_for(
+    structure: Structure, inputs: ModelInputs, coords: dict[str, list[str]]
+) -> dict[str, Any]:
+    """The cached entry (model, compiled samplers) for a structure, with this fit's data set."""
+    import pymc as pm
+
+    # the key holds the dimension lengths, not the labels: analyses with other study (or level)
+    # names but the same structure share the compiled model; their labels are set below
+    key = (structure, tuple((name, len(values)) for name, values in sorted(coords.items())))
+    if key not in _MODEL_CACHE:
+        _MODEL_CACHE[key] = {
+            "model": build_model(structure, inputs, coords),
+            "steps": {},
+            "nutpie": None,
+        }
+    entry = _MODEL_CACHE[key]
+    model = entry["model"]
+    for name, values in coords.items():
+        if tuple(model.coords.get(name) or ()) != tuple(values):
+            model.set_dim(name, len(values), coord_values=values)
+    with model:
+        pm.set_data(inputs.data_values())
+    entry["values"] = inputs.data_values()
+    return entry
+
+
+def _pymc_step(
+    entry: dict[str, Any], chains: int, target_accept: float, seed: int | None
+) -> tuple[Any, Any]:
+    """PyMC's ``init_nuts("jitter+adapt_diag")``, reusing the structure's compiled logp/dlogp.
+
+    A fresh adaptive mass matrix and jittered starting points for every fit (exactly what
+    ``pm.sample`` does), without recompiling the model's gradient.
+    """
+    import pymc as pm
+    from pymc.blocking import DictToArrayBijection
+    from pymc.sampling.mcmc import _init_jitter
+    from pymc.step_methods.hmc import quadpotential
+    from pymc.util import _get_seeds_per_chain
+
+    model = entry["model"]
+    if entry.get("logp_dlogp") is None:
+        func = model.logp_dlogp_function(ravel_inputs=True)
+        func.trust_input = True
+        entry["logp_dlogp"] = func
+    func = entry["logp_dlogp"]
+    seeds = _get_seeds_per_chain(seed, chains)
+
+    def logp(point: Any) -> Any:
+        q, _ = DictToArrayBijection.map(point)
+        return func([q], extra_vars={})[0]
+
+    points = _init_jitter(
+        model, None, seeds=seeds, jitter=True, jitter_max_retries=10, logp_fn=logp
+    )
+    data = [DictToArrayBijection.map(p).data for p in points]
+    mean = np.mean(data, axis=0)
+    potential = quadpotential.QuadPotentialDiagAdapt(
+        len(mean), mean, np.ones_like(mean), 10, rng=seeds[0]
+    )
+    step = pm.NUTS(
+        potential=potential,
+        model=model,
+        rng=seeds[0],
+        initial_point=points[0],
+        logp_dlogp_func=func,
+        target_accept=target_accept,
+    )
+    names = {v.name for v in model.value_vars}
+    return [{k: v for k, v in p.items() if k in names} for p in points], step
+
+
+def _nutpie_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("nutpie") is not None
+
+
+def _sample(
+    entry: dict[str, Any],
+    draws: int,
+    tune: int,
+    chains: int,
+    target_accept: float,
+    seed: int | None,
+    progressbar: bool,
+    sampler: str = "pymc",
+) -> Any:
+    import pymc as pm
+
+    model = entry["model"]
+    if sampler == "nutpie":
+        import nutpie
+
+        if entry["nutpie"] is None:
+            entry["nutpie"] = nutpie.compile_pymc_model(model)
+        # nutpie keeps only the shared variables the graph uses (e.g. no X without moderators)
+        known = {var.name for var in getattr(entry["nutpie"], "shared_var_keys", {})}
+        compiled = entry["nutpie"].with_data(
+            **{k: v for k, v in entry["values"].items() if k in known}
+        )
+        return nutpie.sample(
+            compiled,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            progress_bar=progressbar,
+            save_warmup=False,
+            target_accept=target_accept,
+        )
+    with warnings.catch_warnings():
+        # PyMC's own convergence messages are replaced by hiermeta's diagnostics below
+        warnings.filterwarnings("ignore", message=".*(divergen|r_hat|rhat|effective sample|ESS).*")
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module="pymc")
+        with model:
+            initial_points, step = _pymc_step(entry, chains, target_accept, seed)
+            return pm.sample(
+                draws=draws,
+                step=step,
+                initvals=initial_points,
+                tune=tune,
+                chains=chains,
+                cores=1,
+                random_seed=seed,
+                progressbar=progressbar,
+                compute_convergence_checks=False,
+                quiet=not progressbar,
+            )
+
+
+def _relabel(idata: Any, coords: dict[str, list[str]]) -> Any:
+    """This fit's labels on every group (a reused compiled model may carry another analysis's)."""
+    for group in list(idata.children):
+        dataset = idata[group].to_dataset()
+        labels = {name: list(values) for name, values in coords.items() if name in dataset.dims}
+        if labels:
+            idata[group] = dataset.assign_coords(labels)
+    return idata
+
+
+def _add_derived(
+    idata: Any,
+    structure: Structure,
+    inputs: ModelInputs,
+    design: Design,
+    data: EffectData,
+    seed: int | None,
+) -> Any:
+    """Study effects (marginal model), a new study's effect, log-likelihood, predictive, prior."""
+    import xarray as xr
+    from scipy import stats
+
+    rng = np.random.default_rng(None if seed is None else [seed, 1])
+    post = idata.posterior.to_dataset()
+    mu = np.asarray(post["mu"].values)
+    chains, n = mu.shape
+    beta = (
+        mu[..., None]
+        if design.p == 1
+        else np.concatenate([mu[..., None], np.asarray(post["beta"].values)], -1)
+    )
+    fitted = beta @ design.X.T  # (c, d, k)
+    if structure.clusters:
+        fitted = fitted + np.asarray(post["u_cohort"].values)[..., inputs.cluster]
+    if structure.tau_groups > 1:
+        tau_all = np.asarray(post["tau_by_group"].values)  # (c, d, g)
+        tau_i = tau_all[..., inputs.tau_group]
+        tau_new = tau_all[..., 0]
+    else:
+        tau_new = np.asarray(post["tau"].values)
+        tau_i = tau_new[..., None] * np.ones(data.k)
+    s2 = inputs.se**2
+    if structure.parameterisation == "marginal":
+        t2 = tau_i**2
+        mean = (inputs.y * t2 + fitted * s2) / (t2 + s2)
+        sd = np.sqrt(t2 * s2 / (t2 + s2))
+        theta = mean + sd * rng.standard_normal(mean.shape)
+        loglik = stats.norm.logpdf(inputs.y, fitted, np.sqrt(s2 + t2))
+        post = post.assign(theta=(("chain", "draw", "study"), theta))
+    else:
+        theta = np.asarray(post["theta"].values)
+        loglik = stats.norm.logpdf(inputs.y, theta, np.sqrt(s2))
+    noise = (
+        rng.standard_normal((chains, n))
+        if structure.random_effects == "normal"
+        else rng.standard_t(inputs.nu, (chains, n))
+    )
+    effect = tau_new * noise
+    if structure.clusters:  # a new study comes from a new cohort: add a new cohort effect
+        effect = effect + np.asarray(post["tau_cohort"].values) * rng.standard_normal((chains, n))
+    post = post.assign(new_study_effect=(("chain", "draw"), effect))
+    post = post.assign_coords(study=list(data.study))
+    idata["posterior"] = post
+    y_rep = theta + np.sqrt(s2) * rng.standard_normal(theta.shape)
+    coords = {"chain": post["chain"].values, "draw": post["draw"].values, "study": list(data.study)}
+    if "observed_data" not in idata.children:
+        idata["observed_data"] = xr.Dataset(
+            {"y_obs": (("study",), inputs.y)}, coords={"study": list(data.study)}
+        )
+    idata["log_likelihood"] = xr.Dataset(
+        {"y_obs": (("chain", "draw", "study"), loglik)}, coords=coords
+    )
+    idata["posterior_predictive"] = xr.Dataset(
+        {"y_obs": (("chain", "draw", "study"), y_rep)}, coords=coords
+    )
+    prior: dict[str, Any] = {}
+    size = chains * n
+    prior_rng = np.random.default_rng(None if seed is None else [seed, 2])
+    if inputs.tau_prior.proper:
+        prior["tau"] = (("chain", "draw"), inputs.tau_prior.rvs(size, prior_rng).reshape(chains, n))
+    mu_prior = inputs.mu_prior
+    if mu_prior.proper and hasattr(mu_prior, "sd"):
+        if mu_prior.family == "normal":
+            draws = np.asarray(prior_rng.normal(mu_prior.mean, mu_prior.sd, size))  # type: ignore[attr-defined]
+        else:
+            draws = mu_prior.mean + mu_prior.sd * prior_rng.standard_t(mu_prior.nu, size)  # type: ignore[attr-defined]
+        prior["mu"] = (("chain", "draw"), draws.reshape(chains, n))
+    if prior:
+        idata["prior"] = xr.Dataset(
+            prior, coords={"chain": coords["chain"], "draw": coords["draw"]}
+        )
+    return idata
+
+
+def fit_nuts(
+    data: EffectData,
+    mu_prior: MuPrior | None = None,
+    tau_prior: TauPrior | None = None,
+    moderators: Sequence[str] | str | None = None,
+    *,
+    beta_prior: MuPrior | Mapping[str, MuPrior] | None = None,
+    coding: Mapping[str, Coding] | None = None,
+    levels: Mapping[str, Sequence[str]] | None = None,
+    random_seed: int | None = None,
+    parameterisation: Parameterisation | str = "auto",
+    random_effects: str = "normal",
+    nu: float = 4.0,
+    subgroup_tau: str | None = None,
+    multilevel: bool = False,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    target_accept: float = 0.9,
+    remedies: bool = True,
+    progressbar: bool | None = None,
+    sampler: str | Callable[..., Any] = "auto",
+    shared_tau_model: bool = False,
+) -> NutsResult:
+    """Fit a random-effects model with PyMC's NUTS (see :func:`hiermeta.engines.api`).
+
+    Parameters
+    ----------
+    parameterisation
+        ``"auto"`` (marginal for normal random effects, else non-centred), ``"marginal"``,
+        ``"noncentred"`` or ``"centred"``.
+    random_effects
+        ``"normal"`` or ``"student_t"`` (robust; ``nu`` degrees of freedom).
+    subgroup_tau
+        A categorical covariate with one tau per level.
+    multilevel
+        Add between-cohort heterogeneity ``tau_cohort`` using ``data.cluster``.
+    draws, tune, chains, target_accept
+        Sampler settings (per chain).
+    remedies
+        When a diagnostic fails, retry with target_accept 0.99 and doubled tuning, then (centred
+        ↔ non-centred models) with the other parameterisation, or (marginal models) with
+        target_accept 0.999 and four times the tuning; every attempt is recorded in
+        ``result.attempts``.
+    sampler
+        ``"pymc"`` (PyMC's NUTS, C backend: quickest for a single small fit), ``"nutpie"``
+        (numba: a ~3 s compile per model structure, then ~0.1 s per fit — for prior sweeps and
+        batches) or ``"auto"`` (PyMC). A callable ``f(entry, draws, tune, chains,
+        target_accept, seed, progressbar)`` returning an ArviZ DataTree is used as the
+        sampler itself (injected in tests; ``entry["model"]`` is the PyMC model).
+    shared_tau_model
+        With nutpie: compile one model whose tau prior *family* is also a pm.Data switch
+        (half-normal, half-Cauchy, half-t, exponential, log-normal, inverse-gamma), so a sweep
+        across families compiles once. Its graph is larger (a cold compile of ~15 s instead of
+        ~4–8 s), so it pays from about three families on; ``hm.sensitivity`` decides.
+    """
+    mu_prior = mu_prior or DEFAULT_MU
+    tau_prior = tau_prior or DEFAULT_TAU
+    if isinstance(beta_prior, Mapping):
+        raise InputError("the NUTS engine takes one beta_prior for all coefficients")
+    chosen = _check_options(parameterisation, random_effects, sampler)
+    design = build_design(data, moderators, coding=coding, levels=levels)
+    inputs, coords, group_levels = _inputs(
+        data, design, mu_prior, tau_prior, beta_prior or DEFAULT_MU, subgroup_tau, multilevel, nu
+    )
+    if (
+        shared_tau_model
+        and chosen == "nutpie"
+        and tau_prior.family in SWITCHABLE_TAU
+        and not subgroup_tau
+    ):
+        # one compiled nutpie model for every switchable tau prior: sweeps compile once
+        inputs = replace(inputs, switch_tau=True)
+    if parameterisation == "auto":
+        parameterisation = "marginal" if random_effects == "normal" else "noncentred"
+    plan = _remedy_plan(str(parameterisation), target_accept, tune, remedies)
+    progress = _progress_default() if progressbar is None else progressbar
+
+    def make_result(
+        idata: Any, model: Any, structure: Structure, tried: list[Attempt]
+    ) -> NutsResult:
+        name = chosen if isinstance(chosen, str) else getattr(chosen, "__name__", "custom")
+        return NutsResult(
+            data,
+            design,
+            idata,
+            model,
+            structure,
+            mu_prior,
+            tau_prior,
+            tried,
+            group_levels,
+            random_seed,
+            sampler=name,
+        )
+
+    attempts: list[Attempt] = []
+    result: NutsResult | None = None
+    for param_name, accept, n_tune in plan:
+        structure = structure_of(inputs, param_name, random_effects)  # type: ignore[arg-type]
+        entry = _model_for(structure, inputs, coords)
+        start = time.perf_counter()
+        if callable(chosen):  # an injected sampler (tests, other backends)
+            idata = chosen(entry, draws, n_tune, chains, accept, random_seed, progress)
+        else:
+            idata = _sample(entry, draws, n_tune, chains, accept, random_seed, progress, chosen)
+        idata = _relabel(idata, coords)
+        idata = _add_derived(idata, structure, inputs, design, data, random_seed)
+        attempt = Attempt(param_name, accept, n_tune, time.perf_counter() - start)
+        attempts.append(attempt)
+        result = make_result(idata, entry["model"], structure, attempts)
+        attempt.failed = failed_checks(result)
+        if not attempt.failed:
+            break
+    assert result is not None  # the plan has at least one attempt
+    # rebuilt so that its notes describe every attempt, the last one's diagnostics included
+    result = make_result(result.idata, result.model, result.structure, attempts)
+    if attempts[-1].failed:
+        warnings.warn(
+            f"NUTS diagnostics failed after {len(attempts)} attempt(s): {', '.join(attempts[-1].failed)}. "
+            "See result.check() and result.attempts.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return result
+
+
+def _check_options(parameterisation: str, random_effects: str, sampler: Any) -> Any:
+    """Validate the structural options; returns the sampler to use (a name or a callable)."""
+    if parameterisation not in ("auto", *PARAMETERISATIONS):
+        raise unknown_option("parameterisation", parameterisation, ("auto", *PARAMETERISATIONS))
+    if random_effects not in ("normal", "student_t"):
+        raise unknown_option("random_effects", random_effects, ("normal", "student_t"))
+    if callable(sampler):
+        return sampler
+    if sampler not in SAMPLERS:
+        raise unknown_option("sampler", sampler, SAMPLERS)
+    if sampler == "nutpie" and not _nutpie_available():
+        raise InputError("sampler='nutpie' needs the nutpie package: pip install 'hiermeta[fast]'")
+    return "pymc" if sampler == "auto" else sampler
+
+
+def _remedy_plan(
+    parameterisation: str, target_accept: float, tune: int, remedies: bool
+) -> list[tuple[str, float, int]]:
+    """The attempts to make, in order: (parameterisation, target_accept, tune)."""
+    plan: list[tuple[str, float, int]] = [(parameterisation, target_accept, tune)]
+    if not remedies:
+        return plan
+    # 1) smaller steps and longer adaptation; 2) the other explicit parameterisation. The
+    # marginal model has no latent study effects to re-parameterise: swapping it for a
+    # non-centred one only adds a funnel (measured: 8 minutes and worse diagnostics with one
+    # dominant study), so its remedy is a still longer, more careful adaptation.
+    plan.append((parameterisation, 0.99, 2 * tune))
+    if parameterisation == "marginal":
+        plan.append(("marginal", 0.999, 4 * tune))
+    else:
+        other = "centred" if parameterisation == "noncentred" else "noncentred"
+        plan.append((other, 0.99, 2 * tune))
+    return plan

@@ -1,0 +1,16 @@
+"""Layer 5: plain-words statements and the Markdown/HTML/JSON report; the plots (drawn from the
+result contract, in :mod:`hiermeta.results.plots`) are re-exported here."""
+
+from hiermeta.pipeline.report.statements import probability_statements
+from hiermeta.pipeline.report.writer import build_summary, write_report
+from hiermeta.results.plots import forest, posterior_plot, sensitivity_plot, tau_plot
+
+__all__ = [
+    "build_summary",
+    "forest",
+    "posterior_plot",
+    "probability_statements",
+    "sensitivity_plot",
+    "tau_plot",
+    "write_report",
+]

@@ -1,0 +1,220 @@
+"""Run an analysis spec end to end: data → frequentist and Bayesian fits → checks.
+
+``run_spec(path)`` returns an :class:`Analysis` holding every fit; the report layer turns it
+into files. Nothing here writes to disk.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hiermeta.analyses.sensitivity import sensitivity
+from hiermeta.data.effects import EffectData
+from hiermeta.engines.api import bayesian
+from hiermeta.engines.frequentist import FrequentistResult, SubgroupResult, frequentist, subgroups
+from hiermeta.engines.registry import BAYESIAN_ENGINES, get_engine
+from hiermeta.errors import HiermetaWarning, SpecError
+from hiermeta.pipeline.spec import Spec, load_spec
+from hiermeta.priors import catalogue
+from hiermeta.results.contract import MetaResult
+from hiermeta.results.posterior import BayesianResult
+
+__all__ = ["Analysis", "run", "run_spec"]
+
+
+@dataclass
+class Analysis:
+    """Everything an analysis produced (see :func:`run_spec`)."""
+
+    spec: Spec
+    data: EffectData
+    frequentist: dict[str, FrequentistResult]
+    bayes: dict[str, BayesianResult]
+    subgroups: SubgroupResult | None = None
+    sensitivity: pd.DataFrame | None = None
+    agreement: pd.DataFrame | None = None
+    truth: pd.DataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def primary(self) -> BayesianResult:
+        """The Bayesian fit the report's statements use (the first engine of the spec)."""
+        return self.bayes[self.spec.engines["bayesian"][0]]
+
+    @property
+    def moderators(self) -> list[str]:
+        """The spec's moderators."""
+        return list(self.spec.model.get("moderators", []))
+
+    @property
+    def subgroup_by(self) -> str | None:
+        """Categorical moderator used to group the forest plot, if any."""
+        by = self.spec.report.get("subgroup")
+        if by:
+            return str(by)
+        for term in self.primary.design.terms:
+            if term.levels:
+                return term.name
+        return None
+
+    @property
+    def comparator(self) -> FrequentistResult | None:
+        """The frequentist fit drawn beside the Bayesian one (REML when run, else the first)."""
+        fits = list(self.frequentist.values())
+        return next((f for f in fits if f.method == "REML"), fits[0] if fits else None)
+
+    @property
+    def comparator_label(self) -> str:
+        """The comparator in words, for captions."""
+        return (
+            f"the frequentist {self.comparator.label} estimate"
+            if self.comparator
+            else "no frequentist fit"
+        )
+
+    @property
+    def fits(self) -> list[MetaResult]:
+        """Every fit, frequentist first (the order of comparison tables)."""
+        return [*self.frequentist.values(), *self.bayes.values()]
+
+    @property
+    def failed_diagnostics(self) -> list[str]:
+        """Failed sampler checks and disagreements with the exact engine, in words."""
+        out = []
+        for engine, fit in self.bayes.items():
+            out += [f"{engine}: {f}" for f in fit.failed_diagnostics()]
+        if self.agreement is not None:
+            bad = self.agreement[~self.agreement["agrees"]]
+            out += [
+                f"NUTS disagrees with the exact engine on {q} (z = {row.z:.1f})"
+                for q, row in bad.iterrows()
+            ]
+        return out
+
+
+def run_spec(path: str | Path, progressbar: bool | None = None) -> Analysis:
+    """Load a TOML spec and run it (see :mod:`hiermeta.pipeline.spec` for the format)."""
+    return run(load_spec(path), progressbar=progressbar)
+
+
+def run(spec: Spec, progressbar: bool | None = None) -> Analysis:
+    """Run a validated spec."""
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always", HiermetaWarning)
+        analysis = _run(spec, progressbar)
+    ours = [r for r in records if issubclass(r.category, HiermetaWarning)]
+    analysis.warnings = list(dict.fromkeys(f"{r.category.__name__}: {r.message}" for r in ours))
+    for record in ours:  # never hide a warning: the report lists them and the caller sees them
+        warnings.warn(record.message, record.category, stacklevel=2)
+    for record in records:
+        if not issubclass(record.category, HiermetaWarning):
+            warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
+    return analysis
+
+
+def _run(spec: Spec, progressbar: bool | None) -> Analysis:
+    data = spec.effects()
+    model = spec.model
+    moderators = list(model.get("moderators", []))
+    missing = [m for m in moderators if m not in data.covariates.columns]
+    if missing:
+        raise SpecError(
+            f"{spec.path.name}: [model] moderator {missing[0]!r} is not a covariate of the data; "
+            f"covariates are {list(data.covariates.columns)}"
+        )
+    terms = {
+        "moderators": moderators or None,
+        "levels": model.get("levels") or None,
+        "coding": model.get("coding") or None,
+    }
+    freq = _frequentist_fits(spec, data, terms)
+    group = None
+    categorical = [t for t in freq[next(iter(freq))].design.terms if t.levels] if freq else []
+    if len(moderators) == 1 and categorical:
+        levels: dict[str, Any] = model.get("levels") or {}
+        group = subgroups(data, by=moderators[0], method="REML", levels=levels.get(moderators[0]))
+    bayes = _bayesian_fits(spec, data, terms, progressbar)
+    sens = None
+    if spec.sensitivity is not None:
+        sens = sensitivity(
+            data,
+            catalogue(spec.sensitivity.get("catalogue", "logHR")),
+            mu_prior=spec.mu_prior(),
+            engine=spec.sensitivity.get("engine", "exact"),
+            thresholds=tuple(spec.report.get("thresholds", (1.0, 0.8))),
+        )
+    return Analysis(
+        spec=spec,
+        data=data,
+        frequentist=freq,
+        bayes=bayes,
+        subgroups=group,
+        sensitivity=sens,
+        agreement=_agreement(bayes, spec),
+        truth=spec.truth(),
+    )
+
+
+def _frequentist_fits(
+    spec: Spec, data: EffectData, terms: dict[str, Any]
+) -> dict[str, FrequentistResult]:
+    """One fit per tau² method × interval method, each reporting the spec's PI kind."""
+    fits: dict[str, FrequentistResult] = {}
+    for method in spec.engines["frequentist"]:
+        for ci in spec.engines["ci"]:
+            fit = frequentist(
+                data, method=method, ci=ci, pi_kind=spec.report.get("pi_kind", "t-k-1"), **terms
+            )
+            fits[fit.label] = fit
+    return fits
+
+
+def _bayesian_fits(
+    spec: Spec, data: EffectData, terms: dict[str, Any], progressbar: bool | None
+) -> dict[str, BayesianResult]:
+    """One fit per Bayesian engine of the spec; sampler settings go to the engines taking them."""
+    options = dict(spec.nuts)
+    seed = options.pop("random_seed", 2024)
+    structure = spec.structure()
+    fits: dict[str, BayesianResult] = {}
+    for name in spec.engines["bayesian"]:
+        engine = get_engine(name, "bayesian")
+        unsupported = [k for k in structure if k not in engine.structures]
+        if unsupported:
+            able = [
+                e.name for e in BAYESIAN_ENGINES.values() if set(structure) <= set(e.structures)
+            ]
+            raise SpecError(
+                f"{spec.path.name}: {', '.join(unsupported)} need engine {' or '.join(map(repr, able))} "
+                f"(the {name} engine fits the normal–normal model)"
+            )
+        kwargs: dict[str, Any] = {**structure}
+        if "progressbar" in engine.options:
+            kwargs.update(options, progressbar=progressbar)
+        fits[name] = bayesian(
+            data,
+            mu_prior=spec.mu_prior(),
+            tau_prior=spec.tau_prior(),
+            engine=name,
+            beta_prior=spec.beta_prior(),
+            random_seed=seed,
+            **terms,
+            **kwargs,
+        )
+    return fits
+
+
+def _agreement(bayes: dict[str, BayesianResult], spec: Spec) -> pd.DataFrame | None:
+    """Sampled fits checked against an exact one of the same model (when both were run)."""
+    exact = [f for f in bayes.values() if not f.monte_carlo]
+    sampled = [f for f in bayes.values() if f.monte_carlo]
+    if not exact or not sampled or spec.structure():
+        return None
+    from hiermeta.analyses import agreement
+
+    return agreement(sampled[0], exact[0])

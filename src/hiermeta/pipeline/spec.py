@@ -1,0 +1,297 @@
+"""Analysis specs (TOML): load, validate strictly, turn into data and fit settings.
+
+A spec names its data (a bundled dataset, a CSV or a simulation), the effect measure and
+conversions, the model (moderators, subgroup tau, multilevel), the priors, the engines and
+what the report shows. Every table accepts only its known keys; an unknown key or a missing
+column is an error naming it and listing what is valid.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hiermeta.data.convert import CONVERTERS, convert, converter_arguments, from_ratio_ci
+from hiermeta.data.datasets import load_dataset, load_effects
+from hiermeta.data.effects import EffectData
+from hiermeta.data.simulate import simulate
+from hiermeta.engines.registry import BAYESIAN_ENGINES
+from hiermeta.errors import InputError, SpecError
+from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior, from_spec
+
+__all__ = ["Spec", "load_spec"]
+
+_SCHEMA: dict[str, set[str]] = {
+    "": {
+        "title",
+        "description",
+        "data",
+        "model",
+        "priors",
+        "engines",
+        "nuts",
+        "sensitivity",
+        "simulation",
+        "report",
+    },
+    "data": {
+        "dataset",
+        "csv",
+        "subset",
+        "measure",
+        "input",
+        "study",
+        "estimate",
+        "lower",
+        "upper",
+        "ci_level",
+        "p",
+        "invert",
+        "y",
+        "se",
+        "variance",
+        "cluster",
+        "covariates",
+        "on_unusable",
+        "note",
+    },
+    "model": {"moderators", "levels", "coding", "subgroup_tau", "multilevel", "random_effects"},
+    "priors": {"mu", "tau", "beta"},
+    "engines": {"bayesian", "frequentist", "ci"},
+    "nuts": {"draws", "tune", "chains", "target_accept", "random_seed", "parameterisation"},
+    "sensitivity": {"catalogue", "engine"},
+    "simulation": {"k", "tau", "hr", "strata", "random_seed", "events", "stratum"},
+    "report": {"thresholds", "pi_kind", "ci_level", "subgroup", "treatment"},
+}
+
+
+def _check_keys(table: dict[str, Any], section: str, where: str) -> None:
+    valid = _SCHEMA[section]
+    for key in table:
+        if key not in valid:
+            raise SpecError(
+                f"{where}: unknown key {key!r} in {'the top level' if not section else f'[{section}]'}; "
+                f"valid keys are {sorted(valid)}"
+            )
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated analysis spec."""
+
+    path: Path
+    title: str
+    description: str
+    data: dict[str, Any]
+    model: dict[str, Any]
+    priors: dict[str, Any]
+    engines: dict[str, Any]
+    nuts: dict[str, Any]
+    sensitivity: dict[str, Any] | None
+    simulation: dict[str, Any] | None
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """Spec file name without extension."""
+        return self.path.stem
+
+    # ------------------------------------------------------------------ priors
+    def mu_prior(self) -> MuPrior:
+        """Prior on mu (default Normal(0, 1))."""
+        prior: MuPrior = self._prior("mu", DEFAULT_MU)
+        return prior
+
+    def beta_prior(self) -> MuPrior:
+        """Prior on the other coefficients (default Normal(0, 1))."""
+        return self._prior("beta", DEFAULT_MU)
+
+    def tau_prior(self) -> TauPrior:
+        """Prior on tau (default HalfNormal(0.5))."""
+        return self._prior("tau", DEFAULT_TAU)
+
+    def _prior(self, which: str, default: Any) -> Any:
+        spec = self.priors.get(which)
+        if spec is None:
+            return default
+        try:
+            return from_spec(spec, "tau" if which == "tau" else "mu")
+        except InputError as err:
+            raise SpecError(f"{self.path.name}: [priors] {which}: {err}") from None
+
+    # ------------------------------------------------------------------ data
+    def raw_table(self) -> pd.DataFrame:
+        """The input table (bundled dataset, CSV, or simulation)."""
+        if self.simulation is not None:
+            return _simulated(self.simulation, self.path.name)
+        if "dataset" in self.data:
+            frame = load_dataset(self.data["dataset"])
+        else:
+            csv = (self.path.parent / self.data["csv"]).resolve()
+            frame = read_csv_checked(csv)
+        subset = self.data.get("subset")
+        if subset:
+            if subset not in frame.columns:
+                raise SpecError(
+                    f"{self.path.name}: [data] subset column {subset!r} not found; columns are {list(frame.columns)}"
+                )
+            frame = frame[frame[subset].astype(str).str.lower().isin(["true", "1"])].reset_index(
+                drop=True
+            )
+        return frame
+
+    def effects(self) -> EffectData:
+        """The studies as :class:`EffectData`, converted as the spec says."""
+        d = self.data
+        if (
+            "dataset" in d
+            and set(d) <= {"dataset", "subset", "covariates", "note"}
+            and self.simulation is None
+        ):
+            return load_effects(
+                d["dataset"], subset=d.get("subset"), covariates=d.get("covariates")
+            )
+        frame = self.raw_table()
+        if self.simulation is not None:
+            return from_ratio_ci(
+                frame, "hr", "ci_low", "ci_high", study="study", covariates=[self.stratum_column]
+            )
+        kind = d.get("input", "ratio_ci")
+        if kind not in CONVERTERS:
+            raise SpecError(
+                f"{self.path.name}: [data] input {kind!r} is unknown; valid: {', '.join(map(repr, CONVERTERS))}"
+            )
+        required, optional = converter_arguments(kind)
+        arguments = {k: v for k, v in d.items() if k in required + optional}
+        missing = [k for k in required if k not in arguments]
+        if missing:
+            raise SpecError(
+                f"{self.path.name}: [data] input {kind!r} needs {', '.join(map(repr, missing))}"
+            )
+        return convert(kind, frame, **arguments)
+
+    # ------------------------------------------------------------------ model
+    def structure(self) -> dict[str, Any]:
+        """Model structure beyond the normal–normal model (only some engines fit it)."""
+        model = self.model
+        out: dict[str, Any] = {}
+        if model.get("subgroup_tau"):
+            out["subgroup_tau"] = model["subgroup_tau"]
+        if model.get("multilevel"):
+            out["multilevel"] = True
+        if model.get("random_effects", "normal") != "normal":
+            out["random_effects"] = model["random_effects"]
+        return out
+
+    # ------------------------------------------------------------------ simulation
+    @property
+    def stratum_column(self) -> str:
+        """Covariate holding a simulation's strata (``[simulation] stratum``)."""
+        return str((self.simulation or {}).get("stratum", "stratum"))
+
+    def truth(self) -> pd.DataFrame | None:
+        """The simulated true effect per stratum (``true_effect`` column), or None."""
+        if self.simulation is None:
+            return None
+        frame = self.raw_table()
+        return frame.groupby(self.stratum_column, sort=False)["true_effect"].first().to_frame()
+
+
+def read_csv_checked(path: Path) -> pd.DataFrame:
+    """Read a CSV, turning file problems into clear errors."""
+    if not path.is_file():
+        raise InputError(f"CSV file {str(path)!r} not found")
+    try:
+        frame = pd.read_csv(path, encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"{path.name}: not UTF-8 text (byte {err.start}); save the file as UTF-8"
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path.name}: the file is empty") from None
+    except pd.errors.ParserError as err:
+        raise InputError(f"{path.name}: not a valid CSV ({str(err).splitlines()[0]})") from None
+    if frame.empty:
+        raise InputError(f"{path.name}: the table has a header but no rows")
+    return frame
+
+
+def _simulated(sim: dict[str, Any], where: str) -> pd.DataFrame:
+    for key in ("k", "tau", "hr", "strata", "random_seed"):
+        if key not in sim:
+            raise SpecError(f"{where}: [simulation] needs {key!r}")
+    hr = {str(k): float(v) for k, v in sim["hr"].items()}
+    frame = simulate(
+        int(sim["k"]),
+        {k: math.log(v) for k, v in hr.items()},
+        float(sim["tau"]),
+        strata={str(k): int(v) for k, v in sim["strata"].items()},
+        events=tuple(sim.get("events", (40, 400))),
+        random_seed=int(sim["random_seed"]),
+    )
+    column = str(sim.get("stratum", "stratum"))
+    frame = frame.rename(columns={"stratum": column})
+    frame["true_effect"] = frame[column].map(hr)
+    return frame
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a TOML spec.
+
+    Raises
+    ------
+    SpecError
+        For a missing file, invalid TOML, an unknown key or a missing required key.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"spec file {str(path)!r} not found")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(f"{path.name}: invalid TOML ({err})") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{path.name}: not UTF-8 text") from None
+    _check_keys(raw, "", path.name)
+    for section in _SCHEMA:
+        if section and section in raw:
+            if not isinstance(raw[section], dict):
+                raise SpecError(f"{path.name}: [{section}] must be a table")
+            _check_keys(raw[section], section, path.name)
+    data = raw.get("data", {})
+    simulation = raw.get("simulation")
+    if simulation is None and not ({"dataset", "csv"} & set(data)):
+        raise SpecError(
+            f"{path.name}: [data] needs 'dataset' (one of the bundled datasets) or 'csv', or give a [simulation]"
+        )
+    engines = raw.get("engines", {})
+    bayes = engines.get("bayesian", ["exact"])
+    for engine in bayes:
+        if engine not in BAYESIAN_ENGINES:
+            raise SpecError(
+                f"{path.name}: [engines] bayesian has {engine!r}; valid: {', '.join(map(repr, BAYESIAN_ENGINES))}"
+            )
+    spec = Spec(
+        path=path,
+        title=str(raw.get("title", path.stem)),
+        description=str(raw.get("description", "")),
+        data=data,
+        model=raw.get("model", {}),
+        priors=raw.get("priors", {}),
+        engines={
+            "bayesian": list(bayes),
+            "frequentist": list(engines.get("frequentist", ["DL", "REML"])),
+            "ci": list(engines.get("ci", ["wald", "knapp-hartung"])),
+        },
+        nuts=raw.get("nuts", {}),
+        sensitivity=raw.get("sensitivity"),
+        simulation=simulation,
+        report=raw.get("report", {}),
+    )
+    spec.mu_prior(), spec.tau_prior(), spec.beta_prior()  # validate priors now
+    return spec

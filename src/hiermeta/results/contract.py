@@ -1,0 +1,428 @@
+"""The one result contract every engine implements.
+
+A fit — frequentist, exact or NUTS — answers the same questions the same way: the pooled
+effect with its interval, the prediction interval *with its kind*, tau with its interval,
+heterogeneity (Q, I², H²), the effect at each level of a categorical moderator, a summary
+frame and a JSON dictionary with one schema, diagnostics (``None`` where an engine has none),
+the methods text, and plots that take ``ax=None``. Reports, summary.json, CLI text, batch rows,
+:func:`hiermeta.compare` and the plots read only this contract.
+
+An engine's result class implements the few abstract methods below (lifelines style: the base
+class does the rest). Everything is on the analysis scale (log HR for ratio measures); the
+``ratio`` entries and ``HR``-style columns are the exponentiated values.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from hiermeta.data.design import Design
+from hiermeta.data.effects import EffectData
+from hiermeta.errors import unknown_option
+from hiermeta.results.heterogeneity import QStatistic, fixed_effect_q
+from hiermeta.results.intervals import check_level, jsonable
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["Estimate", "Heterogeneity", "MetaResult"]
+
+
+class Estimate(NamedTuple):
+    """A point estimate and its interval on the analysis scale (log HR for ratio measures).
+
+    ``interval`` says what the interval is, e.g. ``"95% CI (Knapp–Hartung)"``,
+    ``"95% CrI (central)"`` or ``"95% PI (t, k−1 df)"``; ``kind`` is the short machine name
+    of a prediction interval's kind (``"z"``, ``"t-k-1"``, ``"t-k-2"``, ``"posterior
+    predictive"``) and empty for other estimates. ``se`` is the standard error (frequentist)
+    or the posterior standard deviation (Bayesian).
+    """
+
+    estimate: float
+    low: float
+    high: float
+    se: float
+    level: float
+    interval: str
+    kind: str = ""
+
+
+class Heterogeneity(NamedTuple):
+    """Between-study heterogeneity: tau (with interval), tau², I² (%), H² and Cochran's Q.
+
+    Q (the residual QE for meta-regression) and its p-value are the data's statistic, the same
+    for every engine. I² and H² follow from tau² and the typical within-study variance, as
+    metafor computes them (a Bayesian fit maps the posterior median and interval of tau).
+    """
+
+    tau: Estimate
+    tau2: float
+    i2: float
+    i2_low: float
+    i2_high: float
+    h2: float
+    q: float
+    q_df: int
+    q_p: float
+
+
+class MetaResult(ABC):
+    """What every engine's result provides.
+
+    Engines implement :meth:`effect`, :meth:`prediction`, :meth:`tau_estimate`,
+    :attr:`label` and :meth:`methods`; they may override :meth:`study_effects`,
+    :meth:`probabilities`, :meth:`diagnostics`, :meth:`failed_diagnostics` and
+    :meth:`_engine_details`. Parameters are named ``"mu"`` (the pooled mean, or the intercept
+    of a meta-regression), a coefficient name, or ``"<moderator>=<level>"``.
+    """
+
+    #: Registry name of the engine that made the result (``"REML"``, ``"exact"``, ``"nuts"``…).
+    engine: str
+    #: ``"frequentist"`` or ``"bayesian"``.
+    family: ClassVar[str]
+    #: What the intervals of the mean are called: ``"confidence"`` or ``"credible"``.
+    interval_name: ClassVar[str]
+    #: Whether the numbers carry Monte-Carlo error (NUTS) or not (exact, frequentist).
+    monte_carlo: ClassVar[bool] = False
+    data: EffectData
+    design: Design
+    notes: tuple[str, ...]
+    #: Default level of every interval.
+    ci_level: float = 0.95
+
+    # ------------------------------------------------------------------ engine hooks
+    @property
+    @abstractmethod
+    def label(self) -> str:
+        """Short name of the fit, e.g. ``"REML (Knapp–Hartung)"`` or ``"Bayes exact (tau ~ …)"``."""
+
+    @abstractmethod
+    def effect(self, param: str = "mu", ci_level: float | None = None) -> Estimate:
+        """The mean effect, a coefficient or a subgroup mean, with its interval."""
+
+    @abstractmethod
+    def prediction(self, ci_level: float | None = None, param: str = "mu") -> Estimate | None:
+        """Interval for the true effect in a new study (of a subgroup); ``None`` if undefined."""
+
+    @abstractmethod
+    def tau_estimate(self, ci_level: float | None = None) -> Estimate:
+        """tau (between-study SD on the analysis scale) with its interval."""
+
+    @abstractmethod
+    def methods(self) -> list[str]:
+        """Sentences for a methods section: engine, estimator or priors, interval kinds."""
+
+    def study_effects(self, ci_level: float | None = None) -> pd.DataFrame | None:
+        """Per-study estimates of the true effects (Bayesian shrinkage), or ``None``.
+
+        Columns ``estimate, low, high`` on the analysis scale, indexed by study.
+        """
+        return None
+
+    def probabilities(self, thresholds: Sequence[float] = (1.0, 0.8)) -> pd.DataFrame | None:
+        """P(effect < threshold) per quantity (Bayesian fits), or ``None``."""
+        return None
+
+    def diagnostics(self) -> pd.DataFrame | None:
+        """Sampler diagnostics (index ``(param, diagnostic)``; columns ``value, threshold,
+        passed``), or ``None`` for engines without Monte-Carlo error."""
+        return None
+
+    def failed_diagnostics(self) -> list[str]:
+        """The diagnostics that failed, in words (empty when all passed or none apply)."""
+        return []
+
+    @property
+    def attempts_made(self) -> int:
+        """Number of fitting attempts (NUTS remedies); 1 for the other engines."""
+        return 1
+
+    def _engine_details(self, level: float) -> dict[str, Any]:
+        """Engine-specific extras for :meth:`to_dict` (under ``"details"``)."""
+        return {}
+
+    def _extra_summary_rows(self, level: float) -> list[dict[str, Any]]:
+        """Engine-specific extra rows for :meth:`summary` (e.g. the QM test)."""
+        return []
+
+    # ------------------------------------------------------------------ shared pieces
+    def _level(self, ci_level: float | None) -> float:
+        return check_level(self.ci_level if ci_level is None else ci_level)
+
+    def _vector(self, param: str) -> np.ndarray:
+        """Design row for mu, a coefficient or a subgroup level (``"<moderator>=<level>"``)."""
+        if param == "mu":
+            return np.eye(self.design.p)[0]
+        if param in self.design.names[1:]:
+            return np.eye(self.design.p)[self.design.names.index(param)]
+        name, sep, level = param.partition("=")
+        valid = self.effect_params()
+        if not sep or name not in [t.name for t in self.design.terms if t.levels]:
+            raise unknown_option("parameter", param, valid)
+        vectors = self.design.level_vectors(name)
+        if level not in vectors:
+            raise unknown_option(f"level of {name!r}", level, list(vectors))
+        return vectors[level]
+
+    def effect_params(self) -> list[str]:
+        """``mu``, the other coefficients and every ``"<moderator>=<level>"``."""
+        names = ["mu", *self.design.names[1:]]
+        return names + self.level_params()
+
+    def level_params(self) -> list[str]:
+        """``"<moderator>=<level>"`` for every level of every categorical moderator."""
+        return [f"{t.name}={level}" for t in self.design.terms for level in t.levels]
+
+    @property
+    def k(self) -> int:
+        """Number of studies."""
+        return self.data.k
+
+    @property
+    def is_regression(self) -> bool:
+        """True when the model has moderators."""
+        return not self.design.intercept_only
+
+    def q_statistic(self) -> QStatistic:
+        """Cochran's Q (residual QE with moderators), its df and p, and the typical variance."""
+        return fixed_effect_q(self.data.y, self.data.variance, self.design.X)
+
+    def heterogeneity(self, ci_level: float | None = None) -> Heterogeneity:
+        """tau with its interval, tau², I², H² and Q (see :class:`Heterogeneity`)."""
+        tau = self.tau_estimate(ci_level)
+        q = self.q_statistic()
+
+        def i2(t: float) -> float:
+            return 100 * t**2 / (q.vt + t**2) if q.vt > 0 else float("nan")
+
+        return Heterogeneity(
+            tau=tau,
+            tau2=tau.estimate**2,
+            i2=i2(tau.estimate),
+            i2_low=i2(tau.low),
+            i2_high=i2(tau.high),
+            h2=1 + tau.estimate**2 / q.vt if q.vt > 0 else float("nan"),
+            q=q.q,
+            q_df=q.df,
+            q_p=q.p,
+        )
+
+    def pooled(self, ci_level: float | None = None) -> Estimate:
+        """The pooled mean effect (the intercept of a meta-regression) with its interval."""
+        return self.effect("mu", ci_level)
+
+    def levels(self, ci_level: float | None = None) -> pd.DataFrame:
+        """One row per level of each categorical moderator: estimate, interval, prediction.
+
+        Columns ``moderator, level, estimate, low, high, pi_low, pi_high, pi_kind`` on the
+        analysis scale (empty frame for models without categorical moderators).
+        """
+        level = self._level(ci_level)
+        rows = []
+        for param in self.level_params():
+            est = self.effect(param, level)
+            pred = self.prediction(level, param)
+            moderator, _, name = param.partition("=")
+            rows.append(
+                {
+                    "moderator": moderator,
+                    "level": name,
+                    "estimate": est.estimate,
+                    "low": est.low,
+                    "high": est.high,
+                    "pi_low": pred.low if pred else np.nan,
+                    "pi_high": pred.high if pred else np.nan,
+                    "pi_kind": pred.kind if pred else "",
+                }
+            )
+        columns = ["moderator", "level", "estimate", "low", "high", "pi_low", "pi_high", "pi_kind"]
+        return pd.DataFrame(rows, columns=columns)
+
+    # ------------------------------------------------------------------ one summary frame
+    def summary(self, ci_level: float | None = None) -> pd.DataFrame:
+        """One table with the same columns for every engine.
+
+        Rows: ``mu`` (and the other coefficients), ``"<moderator>=<level>"`` for subgroup
+        means, ``predictive`` (or ``predictive[<moderator>=<level>]``), ``tau``, ``tau2``,
+        ``I2`` (%), ``H2``, ``Q`` and engine extras (``QM``). Columns: ``estimate, se, ci_low,
+        ci_high, p_value, interval`` on the analysis scale, then for ratio measures the
+        exponentiated ``HR, HR ci_low, HR ci_high`` of the effect rows.
+        """
+        level = self._level(ci_level)
+        rows: list[dict[str, Any]] = []
+
+        def add(name: str, est: Estimate, p_value: float = np.nan, effect: bool = True) -> None:
+            rows.append(
+                {
+                    "param": name,
+                    "estimate": est.estimate,
+                    "se": est.se,
+                    "ci_low": est.low,
+                    "ci_high": est.high,
+                    "p_value": p_value,
+                    "interval": est.interval,
+                    "_effect": effect,
+                }
+            )
+
+        for name in self.effect_params():
+            add(name, self.effect(name, level), self._p_value(name))
+        for name in ["mu", *self.level_params()] if self.is_regression else ["mu"]:
+            if self.is_regression and name == "mu" and self.level_params():
+                continue  # the intercept is a reference level, predicted as that level
+            pred = self.prediction(level, name)
+            if pred is not None:
+                add("predictive" if name == "mu" else f"predictive[{name}]", pred)
+        het = self.heterogeneity(level)
+        add("tau", het.tau, effect=False)
+        nan = float("nan")
+        for name, value, low, high, note in (
+            ("tau2", het.tau2, het.tau.low**2, het.tau.high**2, het.tau.interval),
+            ("I2", het.i2, het.i2_low, het.i2_high, "%"),
+            ("H2", het.h2, nan, nan, ""),
+            ("Q", het.q, nan, nan, f"df = {het.q_df}"),
+        ):
+            add(name, Estimate(value, low, high, nan, level, note), effect=False)
+        rows[-1]["p_value"] = het.q_p
+        for extra in self._extra_summary_rows(level):
+            rows.append({**extra, "_effect": False})
+        frame = pd.DataFrame(rows).set_index("param")
+        effect = frame.pop("_effect").astype(bool).to_numpy()
+        if self.data.is_ratio:
+            m = self.data.measure
+            for source, target in (
+                ("estimate", m),
+                ("ci_low", f"{m} ci_low"),
+                ("ci_high", f"{m} ci_high"),
+            ):
+                values = frame[source].to_numpy(dtype=float)
+                frame[target] = np.where(effect, self._natural(values), np.nan)
+        return frame
+
+    def _p_value(self, param: str) -> float:
+        """p-value of the test that a coefficient is 0 (frequentist engines)."""
+        return float("nan")
+
+    def _natural(self, values: Any) -> np.ndarray:
+        with np.errstate(over="ignore"):  # a bound beyond e^709 is reported as inf
+            return np.asarray(self.data.to_natural(np.asarray(values, dtype=float)), dtype=float)
+
+    # ------------------------------------------------------------------ one JSON schema
+    def to_dict(self, ci_level: float | None = None) -> dict[str, Any]:
+        """JSON-ready dictionary with one schema for every engine (NaN and inf become None)."""
+        level = self._level(ci_level)
+        pooled = self.pooled(level)
+        pred = self.prediction(level) if not self.level_params() else None
+        het = self.heterogeneity(level)
+        probs = self.probabilities()
+        diag = self.diagnostics()
+        out: dict[str, Any] = {
+            "engine": self.engine,
+            "family": self.family,
+            "label": self.label,
+            "measure": self.data.measure,
+            "k": self.k,
+            "ci_level": level,
+            "interval": f"{level:.0%} {self.interval_name} interval",
+            "estimate": pooled.estimate,
+            "se": pooled.se,
+            "ci_low": pooled.low,
+            "ci_high": pooled.high,
+            "pi_kind": pred.kind if pred else None,
+            "pi_low": pred.low if pred else None,
+            "pi_high": pred.high if pred else None,
+            "tau": het.tau.estimate,
+            "tau_ci_low": het.tau.low,
+            "tau_ci_high": het.tau.high,
+            "tau2": het.tau2,
+            "i2": het.i2,
+            "i2_ci_low": het.i2_low,
+            "i2_ci_high": het.i2_high,
+            "h2": het.h2,
+            "q": het.q,
+            "q_df": het.q_df,
+            "q_p": het.q_p,
+            "ratio": None,
+            "coefficients": [self._coef_dict(n, level) for n in ["mu", *self.design.names[1:]]]
+            if self.is_regression
+            else [],
+            "levels": self.levels(level).to_dict(orient="records"),
+            "probabilities": None
+            if probs is None
+            else {f"{r}: {c}": probs.loc[r, c] for r in probs.index for c in probs.columns},
+            "diagnostics": None if diag is None else diag.reset_index().to_dict(orient="records"),
+            "failed_diagnostics": self.failed_diagnostics(),
+            "methods": self.methods(),
+            "notes": list(self.notes),
+            "details": self._engine_details(level),
+        }
+        if self.data.is_ratio:
+            keys = ("estimate", "ci_low", "ci_high", "pi_low", "pi_high")
+            out["ratio"] = {
+                key: None if out[key] is None else float(self._natural(out[key])) for key in keys
+            }
+        return jsonable(out)
+
+    def _coef_dict(self, name: str, level: float) -> dict[str, Any]:
+        est = self.effect(name, level)
+        return {
+            "name": name,
+            "estimate": est.estimate,
+            "se": est.se,
+            "ci_low": est.low,
+            "ci_high": est.high,
+            "p_value": self._p_value(name),
+        }
+
+    # ------------------------------------------------------------------ display
+    def headline(self, ci_level: float | None = None) -> str:
+        """One line: the pooled effect and interval on the reporting scale, and tau."""
+        est = self.pooled(ci_level)
+        scale = self.data.measure if self.data.is_ratio else self.data.log_label
+        e, lo, hi = self._natural([est.estimate, est.low, est.high])
+        what = "intercept " if self.is_regression else ""
+        return (
+            f"{what}{scale} {e:.3g} [{lo:.3g}, {hi:.3g}] ({est.interval}), "
+            f"tau = {self.tau_estimate(ci_level).estimate:.3g}"
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.label}, k={self.k}: {self.headline()})"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        table = self.summary().to_html(float_format=lambda v: f"{v:.4g}")
+        return f"<p><b>{html.escape(repr(self))}</b></p>" + table
+
+    # ------------------------------------------------------------------ plots
+    def plot_forest(
+        self,
+        ax: Axes | None = None,
+        by: str | None = None,
+        comparator: MetaResult | None = None,
+        **kwargs: Any,
+    ) -> Axes:
+        """Forest plot (see :func:`hiermeta.results.plots.forest`); returns the Axes."""
+        from hiermeta.results.plots import forest
+
+        return forest(self, comparator, by=by, ax=ax, **kwargs)
+
+    def plot_posterior(
+        self, ax: Axes | None = None, thresholds: tuple[float, ...] = (1.0, 0.8), **kwargs: Any
+    ) -> Axes:
+        """Posterior density of the pooled effect (Bayesian fits); returns the Axes."""
+        from hiermeta.results.plots import posterior_plot
+
+        return posterior_plot(self, thresholds, ax=ax, **kwargs)
+
+    def plot_tau(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Prior and posterior of tau (Bayesian fits); returns the Axes."""
+        from hiermeta.results.plots import tau_plot
+
+        return tau_plot(self, ax=ax, **kwargs)

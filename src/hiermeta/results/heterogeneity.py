@@ -1,0 +1,57 @@
+"""Cochran's Q and the typical within-study variance: the data's heterogeneity statistics.
+
+They do not depend on the engine, so every result reports the same Q; the weighted least
+squares they rest on is shared with the frequentist tau² estimators.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["QStatistic", "fixed_effect_q", "gls", "trace_p"]
+
+
+class QStatistic(NamedTuple):
+    """Cochran's Q (QE with moderators), its df ``k − p``, p-value and the typical variance."""
+
+    q: float
+    df: int
+    p: float
+    vt: float
+
+
+def gls(
+    y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted least squares at a given tau².
+
+    Returns
+    -------
+    beta, cov_beta, weights, residuals
+    """
+    w = 1.0 / (v + tau2)
+    xtw = X.T * w
+    cov = np.linalg.inv(xtw @ X)
+    beta = cov @ (xtw @ y)
+    return beta, cov, w, y - X @ beta
+
+
+def trace_p(w: np.ndarray, X: np.ndarray, cov: np.ndarray) -> float:
+    """tr(P) for P = W − W X (X'WX)⁻¹ X'W, without forming P."""
+    return float(np.sum(w) - np.trace(cov @ ((X.T * w**2) @ X)))
+
+
+def fixed_effect_q(y: np.ndarray, v: np.ndarray, X: np.ndarray) -> QStatistic:
+    """Q of the fixed-effect fit and metafor's typical within-study variance ``(k − p)/tr(P)``.
+
+    With ``k = p`` there is no residual information: Q = 0, p = 1 and the typical variance 0.
+    """
+    k, p = X.shape
+    if k <= p:
+        return QStatistic(0.0, 0, 1.0, 0.0)
+    _, cov, w, resid = gls(y, v, X, 0.0)
+    q = max(0.0, float(np.sum(w * resid**2)))
+    return QStatistic(q, k - p, float(stats.chi2.sf(q, k - p)), (k - p) / trace_p(w, X, cov))
