@@ -480,6 +480,7 @@ def test_cli_batch_bad_input_exits_2_and_writes_nothing(
     assert not out.exists()
 
 
+@pytest.mark.slow  # compiles and samples a PyMC model
 def test_nuts_tasks_of_one_structure_share_one_compiled_model() -> None:
     from hiermeta.engines.nuts import engine as nuts
 

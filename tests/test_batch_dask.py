@@ -58,6 +58,7 @@ def _long_table(n: int, k: int, seed: int) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+@pytest.mark.slow  # starts a real two-worker cluster (~11 s)
 def test_exact_batch_at_a_scheduler_address_equals_the_in_process_batch(
     cluster: Any, tmp_path: Path
 ) -> None:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from arviz_base import from_dict
 
 import hiermeta as hm
-from hiermeta.engines.exact import fit_exact
+from conftest import make_iid_sampler
 
 #: iid draws: quantiles agree with the exact engine within a few MCSE; 4000 draws give an
 #: MCSE of ~0.03 sd for central quantiles, so 0.1 posterior sd is > 3 MCSE.
@@ -20,49 +19,7 @@ IID_TOL_SD = 0.1
 
 
 def _fake_sampler(divergences: int = 0) -> tuple[list[dict], object]:
-    calls: list[dict] = []
-
-    def fake(entry, draws, tune, chains, target_accept, seed, progressbar):
-        model = entry["model"]
-        calls.append({"target_accept": target_accept, "tune": tune, "seed": seed})
-        data = model["y"].get_value()
-        X = model["X"].get_value()
-        se = model["se"].get_value()
-        import pandas as pd
-
-        frame = pd.DataFrame({"y": data, "se": se})
-        effects = hm.from_log_se(frame, y="y", se="se")
-        has_beta = "beta" in model.named_vars
-        if has_beta:
-            effects = hm.from_log_se(
-                frame.assign(**{f"x{j}": X[:, j] for j in range(X.shape[1])}),
-                y="y",
-                se="se",
-                covariates=[f"x{j}" for j in range(X.shape[1])],
-            )
-        exact = fit_exact(
-            effects, moderators=[f"x{j}" for j in range(X.shape[1])] if has_beta else None
-        )
-        d = exact.draws(chains * draws, random_seed=seed or 0)
-        posterior = {
-            "mu": d["beta"][:, 0].reshape(chains, draws),
-            "tau": d["tau"].reshape(chains, draws),
-        }
-        if has_beta:
-            posterior["beta"] = d["beta"][:, 1:].reshape(chains, draws, -1)
-        if "theta" in model.named_vars:  # centred / non-centred structures sample theta
-            posterior["theta"] = d["theta"].reshape(chains, draws, -1)
-        diverging = np.zeros((chains, draws), dtype=bool)
-        diverging.flat[:divergences] = True
-        rng = np.random.default_rng(0)
-        stats = {
-            "diverging": diverging,
-            "energy": rng.normal(size=(chains, draws)),
-            "reached_max_treedepth": np.zeros((chains, draws), bool),
-        }
-        return from_dict({"posterior": posterior, "sample_stats": stats})
-
-    return calls, fake
+    return make_iid_sampler(divergences)
 
 
 def test_summary_and_probabilities_follow_the_draws() -> None:

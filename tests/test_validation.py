@@ -14,6 +14,7 @@ SBC_ALPHA = 0.001
 MCSE_MULT = 4
 
 
+@pytest.mark.slow  # a statistical study (simulation), run by make test
 def test_knapp_hartung_near_nominal_and_wald_undercovers() -> None:
     # published finding (IntHout et al. 2014): with few studies and heterogeneity, Wald CIs
     # under-cover while Knapp–Hartung stays close to 95%
@@ -26,6 +27,7 @@ def test_knapp_hartung_near_nominal_and_wald_undercovers() -> None:
     assert row["PI z"] < row["PI t-k-2"]  # Partlett & Riley 2017: z PIs under-cover at small k
 
 
+@pytest.mark.slow  # a statistical study (simulation), run by make test
 @pytest.mark.parametrize("moderator", [False, True], ids=["random-effects", "meta-regression"])
 def test_exact_engine_is_calibrated(moderator: bool) -> None:
     ranks = sbc_ranks("exact", replicates=300, moderator=moderator)

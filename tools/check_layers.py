@@ -21,7 +21,7 @@ from pathlib import Path
 
 #: Packages by layer, lowest first; ``hiermeta`` (the package's __init__) is above them all.
 LAYERS = [
-    ["hiermeta.errors", "hiermeta._version"],
+    ["hiermeta.errors", "hiermeta._version", "hiermeta.constants"],
     ["hiermeta.data"],
     ["hiermeta.results"],
     ["hiermeta.priors"],

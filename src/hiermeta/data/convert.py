@@ -348,60 +348,69 @@ def from_ratio_ci(
             continue
         if est[i] <= 0:
             raise InputError(f"{who}: {measure} {est[i]:g} must be positive")
-        has_ci = not (np.isnan(lo[i]) or np.isnan(hi[i]))
-        if not has_ci:
-            if not (np.isnan(lo[i]) and np.isnan(hi[i])):
-                raise InputError(f"{who}: only one CI bound is given ({lo[i]:g}, {hi[i]:g})")
+        if np.isnan(lo[i]) and np.isnan(hi[i]):  # no CI: an exact p-value, or unusable
             raw_p = table.df[p][i] if p else None
-            if p and not np.isnan(pvals[i]):
-                y[i], se[i] = _ratio_p_row(who, est[i], pvals[i], measure)
-                conversions[i] = f"SE from the exact two-sided p = {pvals[i]:g}"
-                if flip[i]:
-                    y[i] = -y[i]
-                    conversions[i] += "; direction inverted"
-            else:
-                shown = f" (reported p: {raw_p!r})" if p and not pd.isna(raw_p) else ""
-                usable[i] = False
-                reasons[i] = f"no confidence interval and no exact p-value{shown}"
-            continue
-        if lo[i] <= 0 or hi[i] <= 0:
-            raise InputError(f"{who}: CI bound {min(lo[i], hi[i]):g} must be positive")
-        if lo[i] >= hi[i]:
-            raise InputError(
-                f"{who}: lower CI {lo[i]:g} is not below upper {hi[i]:g} (bounds swapped?)"
-            )
-        if not lo[i] <= est[i] <= hi[i]:
-            raise InputError(
-                f"{who}: {measure} {est[i]:g} lies outside its own CI {lo[i]:g}–{hi[i]:g}"
-            )
-        if np.isnan(levels[i]):
-            raise InputError(f"{who}: CI level in column {level_column!r} is missing")
-        level = check_level(levels[i])
-        z = _z(level)
-        log_est, log_lo, log_hi = math.log(est[i]), math.log(lo[i]), math.log(hi[i])
-        asymmetry = abs(log_est - (log_lo + log_hi) / 2)
-        slack = _rounding_slack(est[i]) + (_rounding_slack(lo[i]) + _rounding_slack(hi[i])) / 2
-        if asymmetry > slack * 1.000001:
-            warnings.warn(
-                f"{who}: the {level:.0%} CI {lo[i]:g}–{hi[i]:g} is not symmetric around "
-                f"{measure} {est[i]:g} on the log scale beyond rounding (log-midpoint "
-                f"{math.exp((log_lo + log_hi) / 2):.3g}); check the transcription. "
-                "The SE is taken from the CI width.",
-                AsymmetricCIWarning,
-                stacklevel=2,
-            )
-        y[i] = log_est
-        se[i] = (log_hi - log_lo) / (2 * z)
-        conversions[i] = f"SE = (ln U − ln L) / (2 × {z:.4f}) from the {level:.0%} CI"
-        if flip[i]:
-            y[i] = -y[i]
-            conversions[i] += (
-                f"; direction inverted: {measure} {est[i]:g} ({lo[i]:g}–{hi[i]:g}) → "
-                f"{1 / est[i]:.3g} ({1 / hi[i]:.3g}–{1 / lo[i]:.3g})"
-            )
+            row = _p_only_row(who, est[i], pvals[i], raw_p, bool(flip[i]), measure)
+        elif np.isnan(lo[i]) or np.isnan(hi[i]):
+            raise InputError(f"{who}: only one CI bound is given ({lo[i]:g}, {hi[i]:g})")
+        else:
+            if np.isnan(levels[i]):
+                raise InputError(f"{who}: CI level in column {level_column!r} is missing")
+            row = _ci_row(who, est[i], lo[i], hi[i], levels[i], bool(flip[i]), measure)
+        if isinstance(row, str):
+            usable[i], reasons[i] = False, row
+        else:
+            y[i], se[i], conversions[i] = row
     return _finish(
         table, y, se, measure, usable, reasons, conversions, covariates, cluster, on_unusable
     )
+
+
+def _p_only_row(
+    who: str, estimate: float, p_exact: float, raw_p: object, flip: bool, measure: str
+) -> tuple[float, float, str] | str:
+    """(log ratio, SE, how) from an exact p-value, or the reason the row is unusable."""
+    if np.isnan(p_exact):
+        shown = f" (reported p: {raw_p!r})" if raw_p is not None and not pd.isna(raw_p) else ""
+        return f"no confidence interval and no exact p-value{shown}"
+    y, se = _ratio_p_row(who, estimate, p_exact, measure)
+    how = f"SE from the exact two-sided p = {p_exact:g}"
+    return (-y, se, how + "; direction inverted") if flip else (y, se, how)
+
+
+def _ci_row(
+    who: str, est: float, lo: float, hi: float, level: float, flip: bool, measure: str
+) -> tuple[float, float, str]:
+    """(log ratio, SE, how) from a ratio and its CI, after the forensic checks."""
+    if lo <= 0 or hi <= 0:
+        raise InputError(f"{who}: CI bound {min(lo, hi):g} must be positive")
+    if lo >= hi:
+        raise InputError(f"{who}: lower CI {lo:g} is not below upper {hi:g} (bounds swapped?)")
+    if not lo <= est <= hi:
+        raise InputError(f"{who}: {measure} {est:g} lies outside its own CI {lo:g}–{hi:g}")
+    level = check_level(level)
+    z = _z(level)
+    log_est, log_lo, log_hi = math.log(est), math.log(lo), math.log(hi)
+    asymmetry = abs(log_est - (log_lo + log_hi) / 2)
+    slack = _rounding_slack(est) + (_rounding_slack(lo) + _rounding_slack(hi)) / 2
+    if asymmetry > slack * 1.000001:
+        warnings.warn(
+            f"{who}: the {level:.0%} CI {lo:g}–{hi:g} is not symmetric around "
+            f"{measure} {est:g} on the log scale beyond rounding (log-midpoint "
+            f"{math.exp((log_lo + log_hi) / 2):.3g}); check the transcription. "
+            "The SE is taken from the CI width.",
+            AsymmetricCIWarning,
+            stacklevel=3,
+        )
+    se = (log_hi - log_lo) / (2 * z)
+    how = f"SE = (ln U − ln L) / (2 × {z:.4f}) from the {level:.0%} CI"
+    if not flip:
+        return log_est, se, how
+    inverted = (
+        f"; direction inverted: {measure} {est:g} ({lo:g}–{hi:g}) → "
+        f"{1 / est:.3g} ({1 / hi:.3g}–{1 / lo:.3g})"
+    )
+    return -log_est, se, how + inverted
 
 
 def _exact_p(raw: object) -> float:

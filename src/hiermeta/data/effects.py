@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from hiermeta.constants import Z95
 from hiermeta.errors import InputError, unknown_option
 
 __all__ = ["ADDITIVE_MEASURES", "RATIO_MEASURES", "EffectData"]
@@ -165,8 +166,8 @@ class EffectData:
         frame = pd.DataFrame({"study": list(self.study), "y": self.y, "se": self.se})
         if self.is_ratio:
             frame[self.measure] = self.to_natural(self.y)
-            frame["ci_low"] = self.to_natural(self.y - 1.959963984540054 * self.se)
-            frame["ci_high"] = self.to_natural(self.y + 1.959963984540054 * self.se)
+            frame["ci_low"] = self.to_natural(self.y - Z95 * self.se)
+            frame["ci_high"] = self.to_natural(self.y + Z95 * self.se)
         if self.cluster is not None:
             frame["cluster"] = list(self.cluster)
         for column in self.covariates.columns:

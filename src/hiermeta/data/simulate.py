@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from hiermeta.constants import Z95
 from hiermeta.errors import InputError
 
 __all__ = ["simulate"]
@@ -68,7 +69,7 @@ def simulate(
     se = 2 / np.sqrt(deaths)
     theta = means + tau * rng.standard_normal(k)
     y = theta + se * rng.standard_normal(k)
-    z = 1.959963984540054
+    z = Z95
     return pd.DataFrame(
         {
             "study": [f"Sim {i + 1:02d}" for i in range(k)],

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import integrate, optimize, special, stats
 
+from hiermeta.constants import Z95
 from hiermeta.errors import InputError, unknown_option
 
 __all__ = [
@@ -598,7 +599,7 @@ class Normal(MuPrior):
         return self.mean, 1 / self.sd**2
 
     def describe(self, measure: str = "HR") -> str:
-        lo, hi = self.mean - 1.959964 * self.sd, self.mean + 1.959964 * self.sd
+        lo, hi = self.mean - Z95 * self.sd, self.mean + Z95 * self.sd
         if measure in ("HR", "OR", "RR", "IRR", "ROM"):
             span = f"{math.exp(lo):.2g} and {math.exp(hi):.2g}"
         else:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hiermeta.constants import Z95
 from hiermeta.errors import InputError, check_level, unknown_option
 
 __all__ = [
@@ -40,8 +41,6 @@ PI_KIND_TEXT = {
     "t-k-2": "mu ± t(k−2) · sqrt(se² + tau²), Higgins et al. 2009",
     "posterior predictive": "posterior predictive",
 }
-#: The normal quantile of a 95% interval.
-Z95 = 1.959963984540054
 
 
 def z_critical(level: float) -> float:

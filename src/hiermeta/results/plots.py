@@ -166,8 +166,8 @@ def forest(
     (red diamond), the prediction interval for a new study (orange bar) and, when given, the
     same from a ``comparator`` fit (green; e.g. the frequentist REML estimate).
     """
+    pooled = pooled_rows(result, by, level)  # checks ``by`` first
     rows = forest_rows(result, by, level)
-    pooled = pooled_rows(result, by, level)
     other = pooled_rows(comparator, by, level) if comparator is not None else None
     groups = list(pooled["group"]) if by else ["All studies"]
     n_lines = len(rows) + 3 * len(groups) + 1
@@ -213,7 +213,7 @@ def forest(
         diamond_x = to_ratio([p.low, p.est, p.high, p.est])
         ax.fill(diamond_x, [y_pos, y_pos + 0.3, y_pos, y_pos - 0.3], color=POOLED)
         ticks.append(y_pos)
-        labels.append(f"{p.label} ({result.label})")
+        labels.append(f"{p.label} ({result.family})")
         value_labels.append(fmt(p.est, p.low, p.high))
         if np.isfinite(p.pi_low):
             ax.plot(
@@ -230,7 +230,7 @@ def forest(
             ax.plot(to_ratio([c.low, c.high]), [y_pos] * 2, color=FREQ, lw=1.5)
             ax.plot(to_ratio(c.est), y_pos, "D", color=FREQ, ms=6, mfc="white")
             ticks.append(y_pos)
-            labels.append(f"{c.label} ({comparator.label})")
+            labels.append(f"{c.label} ({comparator.engine})")
             value_labels.append(fmt(c.est, c.low, c.high))
             y_pos -= 1
         y_pos -= 0.5

@@ -170,13 +170,12 @@ class ExactResult(BayesianResult):
         beta_prior: MuPrior | None,
         tau_prior: TauPrior,
         random_seed: int | None,
-        notes: tuple[str, ...],
         node_conditional: Conditional | None = None,
     ) -> None:
         self.data, self.design, self.model, self.grid = data, design, model, grid
         self.mu_prior, self.beta_prior, self.tau_prior = mu_prior, beta_prior, tau_prior
         self.random_seed = random_seed
-        self.notes = notes
+        self.notes: tuple[str, ...] = ()
         # nodes with negligible posterior mass are dropped from the mixtures (speed only)
         keep = grid.weight > 1e-18 * grid.weight.max()
         self._tau, self._weight = grid.tau[keep], grid.weight[keep] / grid.weight[keep].sum()
@@ -428,16 +427,7 @@ def fit_exact_many(
                 edges, scale, log_post, values=np.where(np.isfinite(lp_nodes), lp_nodes, -np.inf)
             )
             results[i] = ExactResult(
-                data=data,
-                design=design,
-                model=model,
-                grid=grid,
-                mu_prior=mu_prior,
-                beta_prior=None if isinstance(beta_prior, Mapping) else beta_prior,
-                tau_prior=prior,
-                random_seed=random_seed,
-                notes=(),
-                node_conditional=cond,
+                data, design, model, grid, mu_prior, _one(beta_prior), prior, random_seed, cond
             )
     return [r for r in results if r is not None]
 
@@ -478,7 +468,6 @@ def fit_exact(
     mu_prior = mu_prior or DEFAULT_MU
     design, model = _setup(data, mu_prior, beta_prior, moderators, coding, levels)
     tau_prior = _checked_tau_prior(tau_prior or DEFAULT_TAU, data, model)
-    notes: list[str] = []
 
     log_post = _log_posterior(model, tau_prior)
 
@@ -487,13 +476,10 @@ def fit_exact(
     kwargs = {"panels": panels} if panels else {}
     grid = build_grid(log_post, scale, float(upper), **kwargs)
     return ExactResult(
-        data=data,
-        design=design,
-        model=model,
-        grid=grid,
-        mu_prior=mu_prior,
-        beta_prior=None if isinstance(beta_prior, Mapping) else beta_prior,
-        tau_prior=tau_prior,
-        random_seed=random_seed,
-        notes=tuple(notes),
+        data, design, model, grid, mu_prior, _one(beta_prior), tau_prior, random_seed
     )
+
+
+def _one(beta_prior: MuPrior | Mapping[str, MuPrior] | None) -> MuPrior | None:
+    """The one prior of every coefficient (None when they differ: a dict by name)."""
+    return None if isinstance(beta_prior, Mapping) else beta_prior

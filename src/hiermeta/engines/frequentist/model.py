@@ -422,35 +422,10 @@ def frequentist(
         tau2 = estimate_tau2(method_name, y, v, X)
     beta, cov, w, resid = gls(y, v, X, tau2)
     if ci_name == "knapp-hartung":
-        s2w = float(np.sum(w * resid**2)) / (k - p)
-        cov = cov * s2w
-    # residual heterogeneity and I², H² as metafor (i2def = "1")
+        cov = cov * float(np.sum(w * resid**2)) / (k - p)
     q, _, q_p, vt = fixed_effect_q(y, v, X)
-    if k <= p:
-        i2, h2 = 0.0, 1.0
-    elif method_name == "FE":
-        i2 = max(0.0, 100 * (q - (k - p)) / q) if q > 0 else 0.0
-        h2 = q / (k - p)
-    else:
-        i2 = 100 * tau2 / (vt + tau2)
-        h2 = tau2 / vt + 1
-    # omnibus test of the moderators (all coefficients for an intercept-only model, as metafor)
-    tested = np.arange(1, p) if p > 1 else np.array([0])
-    b_t = beta[tested]
-    qm = float(b_t @ np.linalg.solve(cov[np.ix_(tested, tested)], b_t))
-    if ci_name == "knapp-hartung":
-        m = len(tested)
-        qm = qm / m
-        qm_df: tuple[int, ...] = (m, k - p)
-        qm_p = float(stats.f.sf(qm, m, k - p))
-    else:
-        qm_df = (len(tested),)
-        qm_p = float(stats.chi2.sf(qm, len(tested)))
-    r2 = None
-    if p > 1 and method_name != "FE":
-        tau2_re = estimate_tau2(method_name, y, v, np.ones((k, 1)))
-        r2 = 0.0 if tau2_re == 0 else max(0.0, 100 * (tau2_re - tau2) / tau2_re)
-    se_t2 = se_tau2(method_name, y, v, X, tau2) if k > p else float("nan")
+    i2, h2 = _i2_h2(method_name, tau2, q, vt, k - p)
+    qm, qm_df, qm_p = _moderator_test(beta, cov, ci_name, k)
     return FrequentistResult(
         data=data,
         design=design,
@@ -459,7 +434,7 @@ def frequentist(
         beta=beta,
         cov=cov,
         tau2=float(tau2),
-        se_tau2=se_t2,
+        se_tau2=se_tau2(method_name, y, v, X, tau2) if k > p else float("nan"),
         q=q,
         q_df=k - p,
         q_p=q_p,
@@ -469,8 +444,40 @@ def frequentist(
         qm=qm,
         qm_df=qm_df,
         qm_p=qm_p,
-        r2=r2,
+        r2=_r2(method_name, tau2, y, v, p),
         ci_level=level,
         notes=tuple(notes),
         pi_kind=pi_kind,
     )
+
+
+def _i2_h2(method: str, tau2: float, q: float, vt: float, df: int) -> tuple[float, float]:
+    """I² (%) and H² as metafor computes them (``i2def = "1"``; from Q for fixed effect)."""
+    if df < 1:
+        return 0.0, 1.0
+    if method == "FE":
+        return (max(0.0, 100 * (q - df) / q) if q > 0 else 0.0), q / df
+    return 100 * tau2 / (vt + tau2), tau2 / vt + 1
+
+
+def _moderator_test(
+    beta: np.ndarray, cov: np.ndarray, ci: str, k: int
+) -> tuple[float, tuple[int, ...], float]:
+    """Omnibus test of the moderators (of all coefficients for an intercept-only model, as
+    metafor): Wald χ², or F with (m, k − p) df under Knapp–Hartung."""
+    p = len(beta)
+    tested = np.arange(1, p) if p > 1 else np.array([0])
+    b_t = beta[tested]
+    qm = float(b_t @ np.linalg.solve(cov[np.ix_(tested, tested)], b_t))
+    m = len(tested)
+    if ci == "knapp-hartung":
+        return qm / m, (m, k - p), float(stats.f.sf(qm / m, m, k - p))
+    return qm, (m,), float(stats.chi2.sf(qm, m))
+
+
+def _r2(method: str, tau2: float, y: np.ndarray, v: np.ndarray, p: int) -> float | None:
+    """Proportion of tau² explained by the moderators (%), as metafor; None without them."""
+    if p == 1 or method == "FE":
+        return None
+    tau2_re = estimate_tau2(method, y, v, np.ones((len(y), 1)))
+    return 0.0 if tau2_re == 0 else max(0.0, 100 * (tau2_re - tau2) / tau2_re)

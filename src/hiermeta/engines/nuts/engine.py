@@ -424,13 +424,9 @@ def _add_derived(
     seed: int | None,
 ) -> Any:
     """Study effects (marginal model), a new study's effect, log-likelihood, predictive, prior."""
-    import xarray as xr
-    from scipy import stats
-
     rng = np.random.default_rng(None if seed is None else [seed, 1])
     post = idata.posterior.to_dataset()
     mu = np.asarray(post["mu"].values)
-    chains, n = mu.shape
     beta = (
         mu[..., None]
         if design.p == 1
@@ -439,24 +435,68 @@ def _add_derived(
     fitted = beta @ design.X.T  # (c, d, k)
     if structure.clusters:
         fitted = fitted + np.asarray(post["u_cohort"].values)[..., inputs.cluster]
+    tau_i, tau_new = _study_taus(post, structure, inputs, data.k)
+    theta, loglik = _study_effects(post, structure, inputs, fitted, tau_i, rng)
+    post = post.assign(theta=(("chain", "draw", "study"), theta))
+    effect = _new_study_effect(post, structure, inputs, tau_new, rng)
+    post = post.assign(new_study_effect=(("chain", "draw"), effect))
+    idata["posterior"] = post.assign_coords(study=list(data.study))
+    _add_data_groups(idata, post, inputs, data, theta, loglik, rng)
+    prior = _prior_draws(inputs, *mu.shape, seed)
+    if prior:
+        import xarray as xr
+
+        coords = {"chain": post["chain"].values, "draw": post["draw"].values}
+        idata["prior"] = xr.Dataset(prior, coords=coords)
+    return idata
+
+
+def _study_taus(
+    post: Any, structure: Structure, inputs: ModelInputs, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """tau of each study (chain, draw, k) and of a new study (chain, draw)."""
     if structure.tau_groups > 1:
         tau_all = np.asarray(post["tau_by_group"].values)  # (c, d, g)
-        tau_i = tau_all[..., inputs.tau_group]
-        tau_new = tau_all[..., 0]
-    else:
-        tau_new = np.asarray(post["tau"].values)
-        tau_i = tau_new[..., None] * np.ones(data.k)
+        return tau_all[..., inputs.tau_group], tau_all[..., 0]
+    tau_new = np.asarray(post["tau"].values)
+    return tau_new[..., None] * np.ones(k), tau_new
+
+
+def _study_effects(
+    post: Any,
+    structure: Structure,
+    inputs: ModelInputs,
+    fitted: np.ndarray,
+    tau_i: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Study effects theta and the pointwise log-likelihood of the observed estimates.
+
+    The marginal model integrates theta out, so it is drawn here from its exact conditional
+    posterior given each draw of (beta, tau); the other structures sample theta themselves.
+    """
+    from scipy import stats
+
     s2 = inputs.se**2
-    if structure.parameterisation == "marginal":
-        t2 = tau_i**2
-        mean = (inputs.y * t2 + fitted * s2) / (t2 + s2)
-        sd = np.sqrt(t2 * s2 / (t2 + s2))
-        theta = mean + sd * rng.standard_normal(mean.shape)
-        loglik = stats.norm.logpdf(inputs.y, fitted, np.sqrt(s2 + t2))
-        post = post.assign(theta=(("chain", "draw", "study"), theta))
-    else:
+    if structure.parameterisation != "marginal":
         theta = np.asarray(post["theta"].values)
-        loglik = stats.norm.logpdf(inputs.y, theta, np.sqrt(s2))
+        return theta, stats.norm.logpdf(inputs.y, theta, np.sqrt(s2))
+    t2 = tau_i**2
+    mean = (inputs.y * t2 + fitted * s2) / (t2 + s2)
+    sd = np.sqrt(t2 * s2 / (t2 + s2))
+    theta = mean + sd * rng.standard_normal(mean.shape)
+    return theta, stats.norm.logpdf(inputs.y, fitted, np.sqrt(s2 + t2))
+
+
+def _new_study_effect(
+    post: Any,
+    structure: Structure,
+    inputs: ModelInputs,
+    tau_new: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """A new study's random deviation from the mean (plus a new cohort's, for multilevel)."""
+    chains, n = tau_new.shape
     noise = (
         rng.standard_normal((chains, n))
         if structure.random_effects == "normal"
@@ -465,38 +505,49 @@ def _add_derived(
     effect = tau_new * noise
     if structure.clusters:  # a new study comes from a new cohort: add a new cohort effect
         effect = effect + np.asarray(post["tau_cohort"].values) * rng.standard_normal((chains, n))
-    post = post.assign(new_study_effect=(("chain", "draw"), effect))
-    post = post.assign_coords(study=list(data.study))
-    idata["posterior"] = post
-    y_rep = theta + np.sqrt(s2) * rng.standard_normal(theta.shape)
+    return np.asarray(effect)
+
+
+def _add_data_groups(
+    idata: Any,
+    post: Any,
+    inputs: ModelInputs,
+    data: EffectData,
+    theta: np.ndarray,
+    loglik: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
+    """observed_data, log_likelihood (for LOO) and posterior_predictive groups."""
+    import xarray as xr
+
+    y_rep = theta + inputs.se * rng.standard_normal(theta.shape)
     coords = {"chain": post["chain"].values, "draw": post["draw"].values, "study": list(data.study)}
     if "observed_data" not in idata.children:
         idata["observed_data"] = xr.Dataset(
             {"y_obs": (("study",), inputs.y)}, coords={"study": list(data.study)}
         )
-    idata["log_likelihood"] = xr.Dataset(
-        {"y_obs": (("chain", "draw", "study"), loglik)}, coords=coords
-    )
-    idata["posterior_predictive"] = xr.Dataset(
-        {"y_obs": (("chain", "draw", "study"), y_rep)}, coords=coords
-    )
-    prior: dict[str, Any] = {}
+    dims = ("chain", "draw", "study")
+    idata["log_likelihood"] = xr.Dataset({"y_obs": (dims, loglik)}, coords=coords)
+    idata["posterior_predictive"] = xr.Dataset({"y_obs": (dims, y_rep)}, coords=coords)
+
+
+def _prior_draws(
+    inputs: ModelInputs, chains: int, n: int, seed: int | None
+) -> dict[str, tuple[tuple[str, str], np.ndarray]]:
+    """Draws from the proper priors of tau and mu, shaped (chain, draw)."""
+    prior: dict[str, tuple[tuple[str, str], np.ndarray]] = {}
     size = chains * n
-    prior_rng = np.random.default_rng(None if seed is None else [seed, 2])
+    rng = np.random.default_rng(None if seed is None else [seed, 2])
     if inputs.tau_prior.proper:
-        prior["tau"] = (("chain", "draw"), inputs.tau_prior.rvs(size, prior_rng).reshape(chains, n))
+        prior["tau"] = (("chain", "draw"), inputs.tau_prior.rvs(size, rng).reshape(chains, n))
     mu_prior = inputs.mu_prior
     if mu_prior.proper and hasattr(mu_prior, "sd"):
         if mu_prior.family == "normal":
-            draws = np.asarray(prior_rng.normal(mu_prior.mean, mu_prior.sd, size))  # type: ignore[attr-defined]
+            draws = np.asarray(rng.normal(mu_prior.mean, mu_prior.sd, size))  # type: ignore[attr-defined]
         else:
-            draws = mu_prior.mean + mu_prior.sd * prior_rng.standard_t(mu_prior.nu, size)  # type: ignore[attr-defined]
+            draws = mu_prior.mean + mu_prior.sd * rng.standard_t(mu_prior.nu, size)  # type: ignore[attr-defined]
         prior["mu"] = (("chain", "draw"), draws.reshape(chains, n))
-    if prior:
-        idata["prior"] = xr.Dataset(
-            prior, coords={"chain": coords["chain"], "draw": coords["draw"]}
-        )
-    return idata
+    return prior
 
 
 def fit_nuts(

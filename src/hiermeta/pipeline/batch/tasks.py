@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hiermeta.data.convert import from_log_se, from_ratio_ci
+from hiermeta.data.convert import convert
 from hiermeta.data.effects import EffectData
 from hiermeta.engines.frequentist.model import CI_METHODS
 from hiermeta.engines.registry import ENGINES, get_engine
@@ -326,10 +326,7 @@ def _convert(frame: pd.DataFrame, columns: Mapping[str, Any]) -> tuple[EffectDat
     """Convert one analysis's rows with the standard converters; returns its warnings too."""
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")
-        if "y" in columns:
-            data = from_log_se(frame, **columns)
-        else:
-            data = from_ratio_ci(frame, **columns)
+        data = convert("log_se" if "y" in columns else "ratio_ci", frame, **columns)
     return data, [f"{r.category.__name__}: {r.message}" for r in records]
 
 
