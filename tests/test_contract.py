@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from conftest import make_iid_sampler
 
 import hiermeta as hm
+from conftest import make_iid_sampler
 from hiermeta.results.contract import Estimate, Heterogeneity, MetaResult
 
 #: metafor pins Q and the typical variance at full precision; 1e-8 relative leaves room only

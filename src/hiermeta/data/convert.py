@@ -367,7 +367,7 @@ def from_ratio_ci(
 
 
 def _p_only_row(
-    who: str, estimate: float, p_exact: float, raw_p: object, flip: bool, measure: str
+    who: str, estimate: float, p_exact: float, raw_p: Any, flip: bool, measure: str
 ) -> tuple[float, float, str] | str:
     """(log ratio, SE, how) from an exact p-value, or the reason the row is unusable."""
     if np.isnan(p_exact):

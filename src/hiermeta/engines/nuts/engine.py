@@ -442,7 +442,8 @@ def _add_derived(
     post = post.assign(new_study_effect=(("chain", "draw"), effect))
     idata["posterior"] = post.assign_coords(study=list(data.study))
     _add_data_groups(idata, post, inputs, data, theta, loglik, rng)
-    prior = _prior_draws(inputs, *mu.shape, seed)
+    chains, n = mu.shape
+    prior = _prior_draws(inputs, chains, n, seed)
     if prior:
         import xarray as xr
 
