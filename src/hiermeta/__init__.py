@@ -33,8 +33,16 @@ from hiermeta.engines.exact.engine import ExactResult
 from hiermeta.engines.frequentist import FrequentistResult, SubgroupResult, frequentist, subgroups
 from hiermeta.engines.nuts.engine import NutsResult
 from hiermeta.engines.registry import ENGINES
-from hiermeta.errors import ConvergenceWarning, HiermetaWarning, InputError, SpecError
+from hiermeta.errors import (
+    AsymmetricCIWarning,
+    ConvergenceWarning,
+    ExcludedStudiesWarning,
+    HiermetaWarning,
+    InputError,
+    SpecError,
+)
 from hiermeta.pipeline.batch import BatchResult, Task, batch
+from hiermeta.pipeline.batch.api import BatchWarning
 from hiermeta.pipeline.run import Analysis, run_spec
 from hiermeta.pipeline.spec import Spec, load_spec
 from hiermeta.results.contract import Estimate, Heterogeneity, MetaResult
@@ -44,12 +52,15 @@ __all__ = [
     "CONVERTERS",
     "ENGINES",
     "Analysis",
+    "AsymmetricCIWarning",
     "BatchResult",
+    "BatchWarning",
     "BayesianResult",
     "ConvergenceWarning",
     "EffectData",
     "Estimate",
     "ExactResult",
+    "ExcludedStudiesWarning",
     "FrequentistResult",
     "Heterogeneity",
     "HiermetaWarning",
