@@ -49,8 +49,12 @@ def test_summary_and_probabilities_follow_the_draws() -> None:
 def test_failed_diagnostics_trigger_remedies_and_a_warning() -> None:
     calls, fake = _fake_sampler(divergences=3)
     data = hm.load_effects("bcg")
-    with pytest.warns(hm.ConvergenceWarning, match="divergences"):
+    with pytest.warns(hm.HiermetaWarning) as caught:
         fit = hm.bayesian(data, engine="nuts", random_seed=1, sampler=fake)
+    kinds = [(w.category, str(w.message)) for w in caught]
+    retries = [m for c, m in kinds if c is hm.RemedyWarning]
+    assert len(retries) == 2 and "target_accept=0.99, tune=2000" in retries[0]  # announced
+    assert any(c is hm.ConvergenceWarning and "divergences" in m for c, m in kinds)
     assert [c["target_accept"] for c in calls] == [0.9, 0.99, 0.999]
     assert [c["tune"] for c in calls] == [1000, 2000, 4000]
     assert [a.parameterisation for a in fit.attempts] == ["marginal", "marginal", "marginal"]

@@ -14,7 +14,15 @@ from typing import Any
 
 from hiermeta import priors
 from hiermeta._version import __version__
-from hiermeta.analyses import agreement, compare, compare_loo, loo, sensitivity
+from hiermeta.analyses import (
+    SubgroupTest,
+    agreement,
+    compare,
+    compare_loo,
+    loo,
+    sensitivity,
+    subgroup_test,
+)
 from hiermeta.data import (
     EffectData,
     datasets,
@@ -39,12 +47,14 @@ from hiermeta.errors import (
     ExcludedStudiesWarning,
     HiermetaWarning,
     InputError,
+    RemedyWarning,
     SpecError,
 )
 from hiermeta.pipeline.batch import BatchResult, Task, batch
 from hiermeta.pipeline.batch.api import BatchWarning
 from hiermeta.pipeline.run import Analysis, run_spec
-from hiermeta.pipeline.spec import Spec, load_spec
+from hiermeta.pipeline.spec import Spec, load_spec, spec_from_dict
+from hiermeta.pipeline.spec import read_csv_checked as read_csv
 from hiermeta.results.contract import Estimate, Heterogeneity, MetaResult
 from hiermeta.results.posterior import BayesianResult
 
@@ -67,9 +77,11 @@ __all__ = [
     "InputError",
     "MetaResult",
     "NutsResult",
+    "RemedyWarning",
     "Spec",
     "SpecError",
     "SubgroupResult",
+    "SubgroupTest",
     "Task",
     "__version__",
     "agreement",
@@ -90,10 +102,13 @@ __all__ = [
     "load_spec",
     "loo",
     "priors",
+    "read_csv",
     "report",
     "run_spec",
     "sensitivity",
     "simulate",
+    "spec_from_dict",
+    "subgroup_test",
     "subgroups",
 ]
 

@@ -38,16 +38,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json", action="store_true", help="print only the summary JSON on stdout")
     run.add_argument("--no-progress", action="store_true", help="no sampling progress bar")
-    fit = sub.add_parser("fit", help="fit a CSV of ratios with confidence intervals")
+    fit = sub.add_parser(
+        "fit",
+        help="fit a CSV of study results (ratios with CIs, log estimates with SEs, or 2×2 counts)",
+        description=(
+            "Fit a CSV with one row per study. Give --estimate/--lower/--upper (a ratio and its "
+            "CI), --y/--se (log-scale estimates), or --ai/--bi/--ci/--di (2×2 counts). The "
+            "separator and decimal mark are detected (',' and '.', or ';' and ',') unless given."
+        ),
+    )
     fit.add_argument("csv", help="CSV file, one row per study")
-    fit.add_argument("--measure", default="HR", type=str.upper, help="HR, OR, RR (default HR)")
-    fit.add_argument("--estimate", required=True, help="column with the ratio")
-    fit.add_argument("--lower", required=True, help="column with the lower CI bound")
-    fit.add_argument("--upper", required=True, help="column with the upper CI bound")
-    fit.add_argument("--study", help="column with study labels")
+    fit.add_argument("--measure", type=str.upper, help="HR, OR, RR… (default HR; OR for 2×2)")
+    for name, text in [
+        ("estimate", "column with the ratio (with --lower and --upper)"),
+        ("lower", "column with the lower CI bound"),
+        ("upper", "column with the upper CI bound"),
+        ("y", "column with log-scale estimates (with --se)"),
+        ("se", "column with their standard errors"),
+        ("ai", "2×2: events in the treated group"),
+        ("bi", "2×2: non-events in the treated group"),
+        ("ci", "2×2: events in the control group"),
+        ("di", "2×2: non-events in the control group"),
+        ("study", "column with study labels"),
+    ]:
+        fit.add_argument(f"--{name}", help=text)
     fit.add_argument(
         "--ci-level", default="0.95", help="CI level as a fraction, or a column name (default 0.95)"
     )
+    fit.add_argument("--sep", help="CSV separator (default: detected)")
+    fit.add_argument("--decimal", help="decimal mark (default: detected)")
     fit.add_argument(
         "--moderator", action="append", default=[], help="moderator column (repeatable)"
     )
@@ -58,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--mu-prior", default="normal(0,1)", help="e.g. normal(0,1), flat()")
     fit.add_argument("--engine", default="exact", choices=["exact", "nuts"])
+    fit.add_argument(
+        "--method", default="REML", type=str.upper, help="frequentist tau² method (default REML)"
+    )
+    fit.add_argument(
+        "--ci-method",
+        default="wald",
+        choices=["wald", "knapp-hartung"],
+        help="frequentist interval method (default wald)",
+    )
     fit.add_argument("--seed", type=int, default=2024, help="random seed (default 2024)")
     fit.add_argument("--json", action="store_true", help="print only the summary JSON on stdout")
     fit.add_argument("--out", help="also write the full report to this folder")
@@ -188,83 +216,128 @@ def _run_batch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _spec_for_fit(args: argparse.Namespace) -> str:
-    """A TOML spec equivalent to the ``fit`` arguments (so both paths share one runner)."""
+#: The column options of each input kind of ``fit`` (converter argument names).
+FIT_INPUTS = {
+    "ratio_ci": ("estimate", "lower", "upper"),
+    "log_se": ("y", "se"),
+    "2x2": ("ai", "bi", "ci", "di"),
+}
 
-    def quote(value: str) -> str:
-        return json.dumps(value)
 
-    try:
-        level: str = str(float(args.ci_level))
-    except ValueError:
-        level = quote(args.ci_level)
-    lines = [
-        f"title = {quote('Meta-analysis of ' + Path(args.csv).name)}",
-        "[data]",
-        f"csv = {quote(str(Path(args.csv).resolve()))}",
-        'input = "ratio_ci"',
-        f"measure = {quote(args.measure)}",
-        f"estimate = {quote(args.estimate)}",
-        f"lower = {quote(args.lower)}",
-        f"upper = {quote(args.upper)}",
-        f"ci_level = {level}",
-    ]
-    if args.study:
-        lines.append(f"study = {quote(args.study)}")
+def _fit_input(args: argparse.Namespace) -> str:
+    """Which input kind the given column options describe (exactly one must be complete)."""
+    given = [kind for kind, names in FIT_INPUTS.items() if any(getattr(args, n) for n in names)]
+    if len(given) != 1:
+        options = "; ".join(" ".join(f"--{n}" for n in names) for names in FIT_INPUTS.values())
+        raise InputError(f"give the columns of one input kind: {options}")
+    kind = given[0]
+    missing = [f"--{n}" for n in FIT_INPUTS[kind] if not getattr(args, n)]
+    if missing:
+        raise InputError(f"{kind} input needs {', '.join(missing)} as well")
+    return kind
+
+
+def _spec_for_fit(args: argparse.Namespace) -> dict[str, Any]:
+    """The spec (as a dictionary) equivalent to the ``fit`` arguments: one runner for both."""
+    kind = _fit_input(args)
+    data: dict[str, Any] = {"csv": Path(args.csv).name, "input": kind}
+    data.update({n: getattr(args, n) for n in FIT_INPUTS[kind]})
+    data["measure"] = args.measure or ("OR" if kind == "2x2" else "HR")
+    if kind == "ratio_ci":
+        try:
+            data["ci_level"] = float(args.ci_level)
+        except ValueError:
+            data["ci_level"] = args.ci_level
+    for name in ("study", "sep", "decimal"):
+        if getattr(args, name):
+            data[name] = getattr(args, name)
+    spec: dict[str, Any] = {
+        "title": f"Meta-analysis of {Path(args.csv).name}",
+        "data": data,
+        "priors": {"tau": args.tau_prior, "mu": args.mu_prior},
+        "engines": {
+            "bayesian": [args.engine],
+            "frequentist": [args.method],
+            "ci": [args.ci_method],
+        },
+        "nuts": {"random_seed": args.seed},
+    }
     if args.moderator:
-        lines.append(f"covariates = {json.dumps(args.moderator)}")
-        lines += ["[model]", f"moderators = {json.dumps(args.moderator)}"]
-    lines += [
-        "[priors]",
-        f"tau = {quote(args.tau_prior)}",
-        f"mu = {quote(args.mu_prior)}",
-        "[engines]",
-        f"bayesian = [{quote(args.engine)}]",
-        "[nuts]",
-        f"random_seed = {args.seed}",
-    ]
-    return "\n".join(lines) + "\n"
+        data["covariates"] = list(args.moderator)
+        spec["model"] = {"moderators": list(args.moderator)}
+    return spec
 
 
-def _run_spec(path: Path, out: Path | None, as_json: bool, progress: bool) -> dict:
+def _check_fit_columns(args: argparse.Namespace) -> None:
+    """Every named column exists in the CSV: an error names the option and the file."""
     import hiermeta as hm
 
-    build_summary, write_report = hm.report.build_summary, hm.report.write_report
-    run_spec = hm.run_spec
+    path = Path(args.csv)
+    frame = hm.read_csv(path, args.sep, args.decimal)
+    named = {f"--{n}": getattr(args, n) for names in FIT_INPUTS.values() for n in names}
+    named["--study"] = args.study
+    for column in args.moderator:
+        if column not in frame.columns:
+            named[f"--moderator {column}"] = column
+    for option, column in named.items():
+        if column and column not in frame.columns:
+            raise InputError(
+                f"{option.split()[0]} {column!r}: no such column in {path.name}; "
+                f"columns are {list(frame.columns)}"
+            )
 
-    with warnings.catch_warnings(record=True) as caught:
+
+def _run_spec(
+    spec: Any, out: Path | None, as_json: bool, progress: bool, index_link: str = ""
+) -> dict:
+    import hiermeta as hm
+
+    with warnings.catch_warnings():
         warnings.simplefilter("always", HiermetaWarning)
-        analysis = run_spec(path, progressbar=progress)
+        warnings.showwarning = _show_warning
+        analysis = hm.run_spec(spec, progressbar=progress)
         if out is not None:
-            write_report(analysis, out)
-    for record in caught:
-        if issubclass(record.category, HiermetaWarning):
-            print(f"hiermeta: warning: {record.message}", file=sys.stderr)
-    summary = build_summary(analysis)
+            hm.report.write_report(analysis, out, index_link=index_link)
+    summary: dict = hm.report.build_summary(analysis)
     if not as_json and out is not None:
         print(f"{analysis.spec.name}: report written to {out}/report.html", file=sys.stderr)
-        for line in summary["statements"]:
-            print(f"  {line}")
+    if not as_json:
+        _print_summary(summary)
     return summary
 
 
-def _write_index(out: Path, results: dict[str, dict]) -> None:
-    """out/index.html linking each spec's report, with its headline statement."""
-    import html
+def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    """Warnings, one line each, as they happen (a retry of the sampler is announced live)."""
+    if issubclass(category, HiermetaWarning):
+        print(f"hiermeta: warning: {message}", file=sys.stderr)
+    else:
+        print(f"{category.__name__}: {message}", file=sys.stderr)
 
-    items = []
-    for name, summary in results.items():
-        first = summary["statements"][0] if summary["statements"] else ""
-        flag = " — DIAGNOSTICS FAILED" if summary["failed_diagnostics"] else ""
-        items.append(
-            f"<li><a href='{name}/report.html'>{html.escape(summary['title'])}</a>{flag}<br><small>{html.escape(first)}</small></li>"
+
+def _print_summary(summary: dict) -> None:
+    """The statements, the heterogeneity line and each frequentist fit, in plain text."""
+    for line in summary["statements"]:
+        print(f"  {line}")
+    print(f"  Heterogeneity ({summary['primary_engine']}): {summary['heterogeneity']}")
+    m = summary["measure"]
+    for label, fit in summary["frequentist"].items():
+        values = fit["ratio"] or fit
+        pi = ""
+        if fit["pi_low"] is not None:
+            pi = (
+                f"; prediction interval ({fit['pi_kind']}) "
+                f"{values['pi_low']:.2f} to {values['pi_high']:.2f}"
+            )
+        print(
+            f"  Frequentist {label}: {m} {values['estimate']:.2f} "
+            f"({fit['ci_level']:.0%} CI {values['ci_low']:.2f} to {values['ci_high']:.2f}){pi}; "
+            f"tau² = {fit['tau2']:.3g}, I² = {fit['i2']:.0f}%, Q = {fit['q']:.2f} "
+            f"(p {_p(fit['q_p'])})"
         )
-    page = (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>hiermeta reports</title>"
-        "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto}li{margin:.8rem 0}</style>"
-        "</head><body><h1>hiermeta reports</h1><ul>" + "".join(items) + "</ul></body></html>"
-    )
-    (out / "index.html").write_text(page, encoding="utf-8")
+
+
+def _p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -277,31 +350,42 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "batch":
         return _run_batch(args)
     progress = not getattr(args, "no_progress", False) and not args.json
+    _log_attempts(progress)
+    import hiermeta as hm
+
     if args.command == "run":
-        paths = [Path(p) for p in args.spec]
+        specs = [hm.load_spec(p) for p in args.spec]  # every spec checked before anything runs
+        several = len(specs) > 1
         results = {}
-        for path in paths:
-            out = Path(args.out) if len(paths) == 1 else Path(args.out) / path.stem
-            results[path.stem] = _run_spec(path, out, args.json, progress)
-        if len(paths) > 1:
-            _write_index(Path(args.out), results)
+        for spec in specs:
+            out = Path(args.out) / spec.name if several else Path(args.out)
+            link = "../index.html" if several else ""
+            results[spec.name] = _run_spec(spec, out, args.json, progress, link)
+        if several:
+            hm.report.write_index(Path(args.out), results)
         if args.json:
-            payload = next(iter(results.values())) if len(results) == 1 else results
+            payload = next(iter(results.values())) if not several else results
             print(json.dumps(payload, indent=2, ensure_ascii=False))
         return 0
-    # fit
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        spec = Path(folder) / "fit.toml"
-        spec.write_text(_spec_for_fit(args), encoding="utf-8")
-        summary = _run_spec(spec, Path(args.out) if args.out else None, args.json, progress)
+    # fit: the same runner, on a spec built from the options (messages name the CSV)
+    _check_fit_columns(args)
+    spec = hm.spec_from_dict(_spec_for_fit(args), Path(args.csv))
+    summary = _run_spec(spec, Path(args.out) if args.out else None, args.json, progress)
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
-    elif not args.out:
-        for line in summary["statements"]:
-            print(line)
     return 0
+
+
+def _log_attempts(progress: bool) -> None:
+    """Without a progress bar (logs, CI), one line per sampling attempt on stderr."""
+    import logging
+
+    logger = logging.getLogger("hiermeta")
+    if not progress and not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("hiermeta: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,7 @@ __all__ = [
     "ExcludedStudiesWarning",
     "HiermetaWarning",
     "InputError",
+    "RemedyWarning",
     "SpecError",
     "check_level",
     "unknown_option",
@@ -38,6 +39,10 @@ class HiermetaWarning(UserWarning):
 
 class ConvergenceWarning(HiermetaWarning):
     """MCMC diagnostics failed (R-hat, ESS, divergences, BFMI, tree depth); the message names them."""
+
+
+class RemedyWarning(HiermetaWarning):
+    """A sampling attempt failed its diagnostics and is retried with other settings."""
 
 
 class AsymmetricCIWarning(HiermetaWarning):

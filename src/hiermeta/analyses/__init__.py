@@ -5,5 +5,14 @@ from hiermeta.analyses.agreement import agreement
 from hiermeta.analyses.compare import compare
 from hiermeta.analyses.loo import compare_loo, loo
 from hiermeta.analyses.sensitivity import sensitivity
+from hiermeta.analyses.subgroup_test import SubgroupTest, subgroup_test
 
-__all__ = ["agreement", "compare", "compare_loo", "loo", "sensitivity"]
+__all__ = [
+    "SubgroupTest",
+    "agreement",
+    "compare",
+    "compare_loo",
+    "loo",
+    "sensitivity",
+    "subgroup_test",
+]

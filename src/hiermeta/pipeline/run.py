@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from hiermeta.analyses.sensitivity import sensitivity
+from hiermeta.analyses.subgroup_test import SubgroupTest, subgroup_test
 from hiermeta.data.effects import EffectData
 from hiermeta.engines.api import bayesian
 from hiermeta.engines.frequentist import FrequentistResult, SubgroupResult, frequentist, subgroups
@@ -40,6 +41,10 @@ class Analysis:
     agreement: pd.DataFrame | None = None
     truth: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
+    #: Tests for subgroup differences, one per categorical moderator.
+    subgroup_tests: list[SubgroupTest] = field(default_factory=list)
+    #: The primary engine's fit without moderators (the overall diamond of subgrouped plots).
+    overall: BayesianResult | None = None
 
     @property
     def primary(self) -> BayesianResult:
@@ -97,9 +102,9 @@ class Analysis:
         return out
 
 
-def run_spec(path: str | Path, progressbar: bool | None = None) -> Analysis:
-    """Load a TOML spec and run it (see :mod:`hiermeta.pipeline.spec` for the format)."""
-    return run(load_spec(path), progressbar=progressbar)
+def run_spec(spec: Spec | str | Path, progressbar: bool | None = None) -> Analysis:
+    """Run a spec: a :class:`Spec` or the path of a TOML file (see docs/spec.md)."""
+    return run(spec if isinstance(spec, Spec) else load_spec(spec), progressbar=progressbar)
 
 
 def run(spec: Spec, progressbar: bool | None = None) -> Analysis:
@@ -157,7 +162,37 @@ def _run(spec: Spec, progressbar: bool | None) -> Analysis:
         sensitivity=sens,
         agreement=_agreement(bayes, spec),
         truth=spec.truth(),
+        subgroup_tests=_subgroup_tests(spec, data, categorical),
+        overall=_overall(spec, data) if moderators else None,
     )
+
+
+def _subgroup_tests(spec: Spec, data: EffectData, terms: list[Any]) -> list[SubgroupTest]:
+    """Frequentist and Bayesian (exact) tests for subgroup differences, when the model is
+    one categorical moderator and the priors are conjugate (the exact engine's domain)."""
+    model = spec.model
+    if len(spec.model.get("moderators", [])) != 1 or not terms or spec.structure():
+        return []
+    if not (spec.mu_prior().conjugate and spec.beta_prior().conjugate):
+        return []
+    term = terms[0]
+    levels = (model.get("levels") or {}).get(term.name)
+    test = subgroup_test(
+        data,
+        term.name,
+        mu_prior=spec.mu_prior(),
+        tau_prior=spec.tau_prior(),
+        beta_prior=spec.beta_prior(),
+        levels=levels,
+    )
+    return [test]
+
+
+def _overall(spec: Spec, data: EffectData) -> BayesianResult | None:
+    """The exact fit without moderators, for the overall diamond (None outside its domain)."""
+    if spec.structure() or not spec.mu_prior().conjugate:
+        return None
+    return bayesian(data, mu_prior=spec.mu_prior(), tau_prior=spec.tau_prior(), engine="exact")
 
 
 def _frequentist_fits(
@@ -167,8 +202,9 @@ def _frequentist_fits(
     fits: dict[str, FrequentistResult] = {}
     for method in spec.engines["frequentist"]:
         for ci in spec.engines["ci"]:
+            # the spec's [report] pi_kind, else metafor's default for the interval method
             fit = frequentist(
-                data, method=method, ci=ci, pi_kind=spec.report.get("pi_kind", "t-k-1"), **terms
+                data, method=method, ci=ci, pi_kind=spec.report.get("pi_kind"), **terms
             )
             fits[fit.label] = fit
     return fits

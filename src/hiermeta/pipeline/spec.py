@@ -9,6 +9,7 @@ column is an error naming it and listing what is valid.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from hiermeta.engines.registry import BAYESIAN_ENGINES
 from hiermeta.errors import InputError, SpecError
 from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior, from_spec
 
-__all__ = ["Spec", "load_spec"]
+__all__ = ["Spec", "csv_dialect", "load_spec", "read_csv_checked", "spec_from_dict"]
 
 _SCHEMA: dict[str, set[str]] = {
     "": {
@@ -59,6 +60,16 @@ _SCHEMA: dict[str, set[str]] = {
         "covariates",
         "on_unusable",
         "note",
+        "ai",
+        "bi",
+        "ci",
+        "di",
+        "add",
+        "to",
+        "o_minus_e",
+        "v",
+        "sep",
+        "decimal",
     },
     "model": {"moderators", "levels", "coding", "subgroup_tau", "multilevel", "random_effects"},
     "priors": {"mu", "tau", "beta"},
@@ -66,7 +77,7 @@ _SCHEMA: dict[str, set[str]] = {
     "nuts": {"draws", "tune", "chains", "target_accept", "random_seed", "parameterisation"},
     "sensitivity": {"catalogue", "engine"},
     "simulation": {"k", "tau", "hr", "strata", "random_seed", "events", "stratum"},
-    "report": {"thresholds", "pi_kind", "ci_level", "subgroup", "treatment"},
+    "report": {"thresholds", "pi_kind", "ci_level", "subgroup", "treatment", "benefit"},
 }
 
 
@@ -133,7 +144,7 @@ class Spec:
             frame = load_dataset(self.data["dataset"])
         else:
             csv = (self.path.parent / self.data["csv"]).resolve()
-            frame = read_csv_checked(csv)
+            frame = read_csv_checked(csv, self.data.get("sep"), self.data.get("decimal"))
         subset = self.data.get("subset")
         if subset:
             if subset not in frame.columns:
@@ -202,12 +213,34 @@ class Spec:
         return frame.groupby(self.stratum_column, sort=False)["true_effect"].first().to_frame()
 
 
-def read_csv_checked(path: Path) -> pd.DataFrame:
-    """Read a CSV, turning file problems into clear errors."""
+def csv_dialect(path: Path) -> tuple[str, str]:
+    """(separator, decimal mark) of a CSV: ``,`` and ``.``, or ``;`` and ``,`` (as
+    spreadsheets write it where the decimal mark is a comma), or tabs."""
+    try:
+        sample = path.read_bytes()[:8192].decode("utf-8-sig", errors="replace")
+    except OSError:
+        return ",", "."
+    header = sample.splitlines()[0] if sample else ""
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    sep = max(counts, key=lambda s: counts[s]) if any(counts.values()) else ","
+    decimal = "," if sep != "," and re.search(r"\d,\d", sample) else "."
+    return sep, decimal
+
+
+def read_csv_checked(
+    path: Path, sep: str | None = None, decimal: str | None = None
+) -> pd.DataFrame:
+    """Read a CSV (UTF-8, a byte-order mark allowed), turning file problems into clear errors.
+
+    The separator and decimal mark are detected (:func:`csv_dialect`) unless given.
+    """
     if not path.is_file():
         raise InputError(f"CSV file {str(path)!r} not found")
+    found_sep, found_decimal = csv_dialect(path)
     try:
-        frame = pd.read_csv(path, encoding="utf-8")
+        frame = pd.read_csv(
+            path, encoding="utf-8-sig", sep=sep or found_sep, decimal=decimal or found_decimal
+        )
     except UnicodeDecodeError as err:
         raise InputError(
             f"{path.name}: not UTF-8 text (byte {err.start}); save the file as UTF-8"
@@ -257,6 +290,15 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError(f"{path.name}: invalid TOML ({err})") from None
     except UnicodeDecodeError:
         raise SpecError(f"{path.name}: not UTF-8 text") from None
+    return spec_from_dict(raw, path)
+
+
+def spec_from_dict(raw: dict[str, Any], path: Path) -> Spec:
+    """Validate a spec given as a dictionary (the parsed TOML).
+
+    ``path`` names it in messages and anchors relative CSV paths (its folder); the command
+    line's ``fit`` passes the CSV itself, so messages name the user's own file.
+    """
     _check_keys(raw, "", path.name)
     for section in _SCHEMA:
         if section and section in raw:

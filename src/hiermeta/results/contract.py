@@ -30,7 +30,7 @@ from hiermeta.results.intervals import check_level, jsonable
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["Estimate", "Heterogeneity", "MetaResult"]
+__all__ = ["Estimate", "Heterogeneity", "MetaResult", "q_text"]
 
 
 class Estimate(NamedTuple):
@@ -70,6 +70,26 @@ class Heterogeneity(NamedTuple):
     q_df: int
     q_p: float
 
+    def text(self) -> str:
+        """``tau = 0.25 [0.13, 0.50]; I² = 92% [76%, 98%]; Q = 84.07, df = 9, p < 0.001``."""
+        parts = []
+        tau = self.tau
+        if np.isfinite(tau.estimate):
+            bounds = f" [{tau.low:.2f}, {tau.high:.2f}]" if np.isfinite(tau.low) else ""
+            parts.append(f"tau = {tau.estimate:.2f}{bounds}")
+        if np.isfinite(self.i2):
+            bounds = (
+                f" [{self.i2_low:.0f}%, {self.i2_high:.0f}%]" if np.isfinite(self.i2_low) else ""
+            )
+            parts.append(f"I² = {self.i2:.0f}%{bounds}")
+        parts.append(q_text(self.q, self.q_df, self.q_p))
+        return "; ".join(parts)
+
+
+def q_text(q: float, df: int, p: float) -> str:
+    """``Q = 84.07, df = 9, p < 0.001``."""
+    return f"Q = {q:.2f}, df = {df}, p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}"
+
 
 class MetaResult(ABC):
     """What every engine's result provides.
@@ -108,6 +128,15 @@ class MetaResult(ABC):
     @abstractmethod
     def prediction(self, ci_level: float | None = None, param: str = "mu") -> Estimate | None:
         """Interval for the true effect in a new study (of a subgroup); ``None`` if undefined."""
+
+    @abstractmethod
+    def linear_estimate(self, c: np.ndarray, ci_level: float | None = None) -> Estimate:
+        """The linear combination ``c · beta`` of the coefficients with its interval (a
+        contrast between subgroups, or the effect at given moderator values)."""
+
+    @abstractmethod
+    def study_weights(self) -> np.ndarray:
+        """Each study's weight in the pooled estimate (%), for forest plots."""
 
     @abstractmethod
     def tau_estimate(self, ci_level: float | None = None) -> Estimate:
@@ -242,6 +271,56 @@ class MetaResult(ABC):
             )
         columns = ["moderator", "level", "estimate", "low", "high", "pi_low", "pi_high", "pi_kind"]
         return pd.DataFrame(rows, columns=columns)
+
+    def _contrast_probability(self, c: np.ndarray) -> float:
+        """P(c · beta < 0) for Bayesian fits; NaN for the others."""
+        return float("nan")
+
+    def _contrast_p_value(self, est: Estimate) -> float:
+        """Two-sided p-value of a contrast (frequentist fits); NaN for the others."""
+        return float("nan")
+
+    def contrasts(self, ci_level: float | None = None) -> pd.DataFrame:
+        """Every pair of levels of each categorical moderator, not only against the reference.
+
+        Columns ``moderator, first, second, estimate, low, high`` (first − second on the
+        analysis scale: a log ratio of HRs), ``p_value`` (frequentist) and ``p_first_lower``
+        (Bayesian: P(effect[first] < effect[second])), then the ratio columns.
+        """
+        level = self._level(ci_level)
+        rows = []
+        for term in self.design.terms:
+            for i, first in enumerate(term.levels):
+                for second in term.levels[i + 1 :]:
+                    c = self._vector(f"{term.name}={first}") - self._vector(f"{term.name}={second}")
+                    est = self.linear_estimate(c, level)
+                    rows.append(
+                        {
+                            "moderator": term.name,
+                            "first": first,
+                            "second": second,
+                            "estimate": est.estimate,
+                            "low": est.low,
+                            "high": est.high,
+                            "p_value": self._contrast_p_value(est),
+                            "p_first_lower": self._contrast_probability(c),
+                        }
+                    )
+        columns = [
+            "moderator",
+            "first",
+            "second",
+            "estimate",
+            "low",
+            "high",
+            "p_value",
+            "p_first_lower",
+        ]
+        frame = pd.DataFrame(rows, columns=columns)
+        if self.data.is_ratio:
+            for key in ("estimate", "low", "high"):
+                frame[f"ratio {key}"] = self._natural(frame[key].to_numpy(dtype=float))
+        return frame
 
     # ------------------------------------------------------------------ one summary frame
     def summary(self, ci_level: float | None = None) -> pd.DataFrame:

@@ -18,8 +18,10 @@ __all__ = [
     "PI_KIND_TEXT",
     "Z95",
     "check_level",
+    "format_probability",
     "jsonable",
     "pi_critical",
+    "probability_text",
     "ratio_columns",
     "z_critical",
 ]
@@ -99,3 +101,19 @@ def jsonable(value: Any) -> Any:
         number = float(value)
         return None if not math.isfinite(number) else number
     return value
+
+
+def format_probability(p: float, digits: int = 3) -> str:
+    """``0.992``; never certainty: ``> 0.999`` and ``< 0.001`` at the ends (for 3 digits)."""
+    edge = 10.0**-digits
+    if p > 1 - edge:
+        return f"> {1 - edge:.{digits}f}"
+    if p < edge:
+        return f"< {edge:.{digits}f}"
+    return f"{p:.{digits}f}"
+
+
+def probability_text(label: str, p: float) -> str:
+    """``P(HR < 1) = 0.992``, or ``P(HR < 1) > 0.999`` (never certainty)."""
+    text = format_probability(p)
+    return f"{label} {text}" if text[0] in "<>" else f"{label} = {text}"

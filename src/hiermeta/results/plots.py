@@ -15,10 +15,11 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from hiermeta.errors import InputError
-from hiermeta.results.contract import MetaResult
-from hiermeta.results.intervals import z_critical
+from hiermeta.results.contract import MetaResult, q_text
+from hiermeta.results.intervals import probability_text, z_critical
 
 __all__ = [
+    "bubble_plot",
     "forest",
     "forest_rows",
     "pooled_rows",
@@ -151,42 +152,107 @@ def pooled_rows(result: MetaResult, by: str | None = None, level: float = 0.95) 
     )
 
 
+def _subgroup_q(result: MetaResult, mask: np.ndarray) -> str:
+    """Cochran's Q of the studies in one subgroup (their own fixed-effect fit)."""
+    from hiermeta.results.heterogeneity import fixed_effect_q
+
+    y, v = result.data.y[mask], result.data.variance[mask]
+    if len(y) < 2:
+        return "one study: no heterogeneity statistic"
+    q = fixed_effect_q(y, v, np.ones((len(y), 1)))
+    return "within subgroup: " + q_text(q.q, q.df, q.p)
+
+
+def _short(label: str, width: int = 42) -> str:
+    return label if len(label) <= width else label[: width - 1] + "…"
+
+
 def forest(
     result: MetaResult,
     comparator: MetaResult | None = None,
     by: str | None = None,
     level: float = 0.95,
     ax: Axes | None = None,
+    overall: MetaResult | None = None,
     **kwargs: Any,
 ) -> Axes:
-    """Forest plot on the ratio scale, grouped by a categorical moderator.
+    """Forest plot on the ratio scale, optionally grouped by a categorical moderator.
 
-    Per study: the observed estimate and CI (black square) and, for Bayesian fits, the shrunken
-    posterior median and credible interval (blue). Per group (or overall): the pooled estimate
-    (red diamond), the prediction interval for a new study (orange bar) and, when given, the
-    same from a ``comparator`` fit (green; e.g. the frequentist REML estimate).
+    Per study: the observed estimate and CI (a square sized by the study's weight, whose
+    percentage is printed) and, for Bayesian fits, the shrunken posterior median and credible
+    interval (blue). Per group (or overall): the pooled estimate (red diamond), the prediction
+    interval for the true effect in a new study (orange bar), the same from a ``comparator`` fit
+    (green; e.g. the frequentist REML estimate) and a heterogeneity line. With ``by``, an
+    ``overall`` fit without the moderator adds the overall diamond. Numbers are printed on the
+    right: estimate [interval] and weight.
     """
     pooled = pooled_rows(result, by, level)  # checks ``by`` first
     rows = forest_rows(result, by, level)
+    weights = result.study_weights()
     other = pooled_rows(comparator, by, level) if comparator is not None else None
     groups = list(pooled["group"]) if by else ["All studies"]
-    n_lines = len(rows) + 3 * len(groups) + 1
-    ax = _new_axes(ax, kwargs.pop("figsize", (9.5, 0.32 * n_lines + 1.6)))
+    n_lines = len(rows) + 5 * len(groups) + (4 if overall is not None and by else 0)
+    ax = _new_axes(ax, kwargs.pop("figsize", (10.5, 0.3 * n_lines + 1.8)))
     to_ratio = result.data.to_natural
     shrunk = "theta" in rows.columns
     offset = 0.15 if shrunk else 0.0
+    ticks: list[float] = []
+    labels: list[str] = []
+    values: list[tuple[float, str, str]] = []  # (y, estimate [interval], weight)
     y_pos = 0.0
-    ticks, labels, value_labels = [], [], []
 
-    def fmt(est: float, low: float, high: float) -> str:
+    def interval(est: float, low: float, high: float) -> str:
         e, lo, hi = to_ratio([est, low, high])
         return f"{e:.2f} [{lo:.2f}, {hi:.2f}]"
 
+    def pooled_block(p: Any, fit: MetaResult, other_row: Any, het: str, name: str) -> None:
+        nonlocal y_pos
+        ax.fill(
+            to_ratio([p.low, p.est, p.high, p.est]),
+            [y_pos, y_pos + 0.3, y_pos, y_pos - 0.3],
+            color=POOLED,
+        )
+        ticks.append(y_pos)
+        labels.append(f"{name} ({fit.family})")
+        values.append((y_pos, interval(p.est, p.low, p.high), "100%" if not by else ""))
+        y_pos -= 1
+        if np.isfinite(p.pi_low):
+            ax.plot(
+                to_ratio([p.pi_low, p.pi_high]),
+                [y_pos] * 2,
+                color=PREDICT,
+                lw=3,
+                alpha=0.7,
+                solid_capstyle="butt",
+            )
+            lo, hi = to_ratio([p.pi_low, p.pi_high])
+            ticks.append(y_pos)
+            labels.append("prediction interval")
+            values.append((y_pos, f"[{lo:.2f}, {hi:.2f}]", ""))
+            y_pos -= 1
+        if other_row is not None and comparator is not None:
+            ax.plot(to_ratio([other_row.low, other_row.high]), [y_pos] * 2, color=FREQ, lw=1.5)
+            ax.plot(to_ratio(other_row.est), y_pos, "D", color=FREQ, ms=6, mfc="white")
+            ticks.append(y_pos)
+            labels.append(f"{name} ({comparator.engine})")
+            values.append((y_pos, interval(other_row.est, other_row.low, other_row.high), ""))
+            y_pos -= 1
+        ax.text(
+            0.01,
+            y_pos + 0.1,
+            het,
+            transform=ax.get_yaxis_transform(),
+            fontsize=7,
+            style="italic",
+            va="center",
+        )
+        y_pos -= 1.3
+
     for group in groups:
-        part = rows[rows["group"] == group] if by else rows
+        mask = (rows["group"] == group).to_numpy() if by else np.ones(len(rows), bool)
         if by:
             ax.text(
-                0.005,
+                0.01,
                 y_pos,
                 f"{by} = {group}",
                 transform=ax.get_yaxis_transform(),
@@ -194,9 +260,11 @@ def forest(
                 va="center",
             )
             y_pos -= 1
-        for _, r in part.iterrows():
+        for i in np.flatnonzero(mask):
+            r = rows.iloc[i]
+            size = 3 + 9 * np.sqrt(weights[i] / weights.max())
             ax.plot(to_ratio([r.y_low, r.y_high]), [y_pos + offset] * 2, color=OBSERVED, lw=1.2)
-            ax.plot(to_ratio(r.y), y_pos + offset, "s", color=OBSERVED, ms=5)
+            ax.plot(to_ratio(r.y), y_pos + offset, "s", color=OBSERVED, ms=size)
             if shrunk:
                 ax.plot(
                     to_ratio([r.theta_low, r.theta_high]),
@@ -206,55 +274,64 @@ def forest(
                 )
                 ax.plot(to_ratio(r.theta), y_pos - offset, "o", color=SHRUNK, ms=4)
             ticks.append(y_pos)
-            labels.append(r.study)
-            value_labels.append(fmt(r.y, r.y_low, r.y_high))
+            labels.append(_short(str(r.study)))
+            values.append((y_pos, interval(r.y, r.y_low, r.y_high), f"{weights[i]:.1f}%"))
             y_pos -= 1
         p = pooled[pooled["group"] == group].iloc[0]
-        diamond_x = to_ratio([p.low, p.est, p.high, p.est])
-        ax.fill(diamond_x, [y_pos, y_pos + 0.3, y_pos, y_pos - 0.3], color=POOLED)
-        ticks.append(y_pos)
-        labels.append(f"{p.label} ({result.family})")
-        value_labels.append(fmt(p.est, p.low, p.high))
-        if np.isfinite(p.pi_low):
-            ax.plot(
-                to_ratio([p.pi_low, p.pi_high]),
-                [y_pos - 0.45] * 2,
-                color=PREDICT,
-                lw=3,
-                alpha=0.7,
-                solid_capstyle="butt",
-            )
+        c = other[other["group"] == group].iloc[0] if other is not None else None
+        het = _subgroup_q(result, mask) if by else result.heterogeneity(level).text()
+        pooled_block(p, result, c, het, "pooled" if not by else f"pooled, {by} = {group}")
+    if by:
+        text = f"residual heterogeneity (model with {by}): {result.heterogeneity(level).text()}"
+        ax.text(
+            0.01,
+            y_pos + 0.3,
+            text,
+            transform=ax.get_yaxis_transform(),
+            fontsize=7,
+            style="italic",
+            va="center",
+        )
+        y_pos -= 1.2
+    if by and overall is not None:
+        p = pooled_rows(overall, None, level).iloc[0]
+        ax.text(
+            0.01,
+            y_pos,
+            "All studies",
+            transform=ax.get_yaxis_transform(),
+            fontweight="bold",
+            va="center",
+        )
         y_pos -= 1
-        if other is not None and comparator is not None:
-            c = other[other["group"] == group].iloc[0]
-            ax.plot(to_ratio([c.low, c.high]), [y_pos] * 2, color=FREQ, lw=1.5)
-            ax.plot(to_ratio(c.est), y_pos, "D", color=FREQ, ms=6, mfc="white")
-            ticks.append(y_pos)
-            labels.append(f"{c.label} ({comparator.engine})")
-            value_labels.append(fmt(c.est, c.low, c.high))
-            y_pos -= 1
-        y_pos -= 0.5
+        pooled_block(p, overall, None, overall.heterogeneity(level).text(), "overall")
     ax.axvline(1.0 if result.data.is_ratio else 0.0, color="grey", lw=0.8, ls="--")
     if result.data.is_ratio:
         _ratio_axis(ax)
     ax.set_yticks(ticks, labels, fontsize=8)
-    for tick, text in zip(ticks, value_labels, strict=True):
+    measure = result.data.measure
+    for y, text, weight in values:
         ax.text(
-            1.01,
-            tick,
+            1.02,
+            y,
             text,
             transform=ax.get_yaxis_transform(),
             fontsize=7.5,
             va="center",
             family="monospace",
         )
-    ax.set_ylim(y_pos + 0.3, 0.8)
-    measure = result.data.measure
-    ax.set_xlabel(
-        f"{measure} (log scale; < 1 favours treatment)" if result.data.is_ratio else measure
-    )
+        ax.text(
+            1.27,
+            y,
+            weight,
+            transform=ax.get_yaxis_transform(),
+            fontsize=7.5,
+            va="center",
+            ha="right",
+            family="monospace",
+        )
     ax.text(
-        1.01,
+        1.02,
         1.0,
         f"{measure} [{level:.0%} interval]",
         transform=ax.transAxes,
@@ -262,12 +339,26 @@ def forest(
         va="bottom",
         family="monospace",
     )
+    ax.text(
+        1.27,
+        1.0,
+        "weight",
+        transform=ax.transAxes,
+        fontsize=7.5,
+        va="bottom",
+        ha="right",
+        family="monospace",
+    )
+    ax.set_ylim(y_pos + 0.5, 0.8)
+    favours = " (log scale; < 1 favours treatment)" if result.data.is_ratio else ""
+    ax.set_xlabel(f"{measure}{favours}")
+    ax.set_title(f"{measure} by study and pooled: {result.label}", fontsize=9, loc="left", pad=40)
     ax.legend(
         handles=_forest_legend(result, comparator, measure, level, shrunk),
         loc="lower left",
         bbox_to_anchor=(0, 1.01),
-        ncol=2,
-        fontsize=8,
+        ncol=3,
+        fontsize=7.5,
         frameon=False,
     )
     ax.grid(axis="x", alpha=0.3)
@@ -317,43 +408,120 @@ def _bayesian(result: MetaResult, what: str) -> Any:
 def posterior_plot(
     result: MetaResult,
     thresholds: tuple[float, ...] = (1.0, 0.8),
-    param: str = "mu",
+    param: str | None = None,
     ax: Axes | None = None,
     **kwargs: Any,
 ) -> Axes:
-    """Posterior density of the pooled ratio, with P(ratio < threshold) marked."""
+    """Posterior density of the mean effect, with P(effect < threshold) shaded.
+
+    ``param`` defaults to the pooled mean, or — for a meta-regression with categorical
+    moderators — every subgroup's mean, overlaid (never the reference level alone as if it were
+    the pooled result). Titled with what it shows.
+    """
     fit: Any = _bayesian(result, "posterior_plot")
-    ax = _new_axes(ax, kwargs.pop("figsize", (7, 3.8)))
-    post = fit.posterior(param)
-    lo, hi = post.quantile(np.array([0.0005, 0.9995]))
-    x = np.linspace(lo, hi, 400)
+    ax = _new_axes(ax, kwargs.pop("figsize", (7.5, 4)))
     data = fit.data
-    density = _density(post, x)
-    ratio = data.to_natural(x)
-    # density of the ratio: p(r) = p(log r) / r
-    dens_ratio = density / ratio if data.is_ratio else density
-    ax.plot(ratio, dens_ratio, color=SHRUNK)
-    for t, colour in zip(thresholds, ["#d62728", "#9467bd", "#8c564b"], strict=False):
-        mask = ratio < t
-        ax.fill_between(
-            ratio[mask],
-            dens_ratio[mask],
-            alpha=0.25,
-            color=colour,
-            label=f"P({data.measure} < {t:g}) = {fit.prob(t, param=param):.3f}",
+    params = [param] if param else (fit.level_params() or ["mu"])
+    if param is None and not fit.level_params() and fit.is_regression:
+        params = ["mu"]
+    single = len(params) == 1
+    for i, name in enumerate(params):
+        post = fit.posterior(name)
+        lo, hi = post.quantile(np.array([0.0005, 0.9995]))
+        x = np.linspace(lo, hi, 400)
+        ratio = data.to_natural(x)
+        density = _density(post, x)
+        dens = density / ratio if data.is_ratio else density  # density on the reported scale
+        colour = SHRUNK if single else f"C{i}"
+        probs = "; ".join(
+            probability_text(f"P({data.measure} < {t:g})", fit.prob(t, param=name))
+            for t in thresholds
         )
-        ax.axvline(t, color=colour, lw=0.8, ls="--")
+        label = probs if single else f"{name.replace('=', ' = ')}: {probs}"
+        ax.plot(ratio, dens, color=colour, label=label)
+        if single:
+            for t, shade in zip(thresholds, ["#d62728", "#9467bd", "#8c564b"], strict=False):
+                mask = ratio < t
+                ax.fill_between(ratio[mask], dens[mask], alpha=0.25, color=shade)
+    for t in thresholds:
+        ax.axvline(t, color="grey", lw=0.8, ls="--")
     if data.is_ratio:
         _ratio_axis(ax)
-    label = (
-        "pooled (mean) "
-        if param == "mu"
-        else ("new-study " if param.startswith("predictive") else "")
-    )
-    ax.set_xlabel(f"{label}{data.measure}")
+    what = _what(fit, params)
+    ax.set_title(f"Posterior of {what}", fontsize=10, loc="left")
+    ax.set_xlabel(data.measure)
     ax.set_ylabel("posterior density")
     ax.set_yticks([])
-    ax.legend(fontsize=9, frameon=False)
+    ax.legend(fontsize=8, frameon=False)
+    return ax
+
+
+def _what(fit: Any, params: list[str]) -> str:
+    """What a posterior plot shows, in words."""
+    m = fit.data.measure
+    if len(params) > 1:
+        return f"the mean {m} in each subgroup"
+    name = params[0]
+    if name == "mu":
+        return (
+            f"the pooled mean {m}"
+            if not fit.is_regression
+            else f"the intercept ({m} at the reference)"
+        )
+    if name.startswith("predictive"):
+        return f"the true {m} in a new setting"
+    return f"the mean {m}, {name.replace('=', ' = ')}"
+
+
+def bubble_plot(
+    result: MetaResult, moderator: str, level: float = 0.95, ax: Axes | None = None, **kwargs: Any
+) -> Axes:
+    """Effect against a continuous moderator: studies as bubbles sized by weight, and the
+    fitted line with its interval (the meta-regression's mean effect at each value)."""
+    terms = {t.name: t for t in result.design.terms}
+    if moderator not in terms or terms[moderator].levels:
+        valid = [t.name for t in result.design.terms if not t.levels]
+        raise InputError(
+            f"bubble_plot: {moderator!r} is not a continuous moderator of this model; it has {valid or 'none'}"
+        )
+    ax = _new_axes(ax, kwargs.pop("figsize", (7.5, 4.5)))
+    data = result.data
+    column = result.design.names.index(moderator)
+    x = result.design.X[:, column]
+    weights = result.study_weights()
+    ax.scatter(
+        x,
+        data.to_natural(data.y),
+        s=20 + 600 * weights / weights.max(),
+        alpha=0.5,
+        color=SHRUNK,
+        edgecolor="k",
+    )
+    grid = np.linspace(x.min(), x.max(), 60)
+    base = np.zeros(result.design.p)
+    base[0] = 1.0
+    fitted = []
+    for value in grid:
+        c = base.copy()
+        c[column] = value
+        est = result.linear_estimate(c, level)
+        fitted.append((est.estimate, est.low, est.high))
+    line = np.asarray(data.to_natural(np.array(fitted)))
+    ax.plot(grid, line[:, 0], color=POOLED, label=f"mean {data.measure} ({result.label})")
+    ax.fill_between(
+        grid, line[:, 1], line[:, 2], color=POOLED, alpha=0.15, label=f"{level:.0%} interval"
+    )
+    if data.is_ratio:
+        ax.set_yscale("log")
+        ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel(moderator)
+    ax.set_ylabel(data.measure)
+    ax.set_title(
+        f"{data.measure} by {moderator} (bubbles: studies, sized by weight)",
+        fontsize=10,
+        loc="left",
+    )
+    ax.legend(fontsize=8, frameon=False)
     return ax
 
 
@@ -378,6 +546,7 @@ def tau_plot(result: MetaResult, ax: Axes | None = None, **kwargs: Any) -> Axes:
             ha="right",
             fontsize=8,
         )
+    ax.set_title("Prior and posterior of tau (between-study SD)", fontsize=10, loc="left")
     ax.set_xlabel("tau (between-study SD of the log effect)")
     ax.set_yticks([])
     ax.legend(fontsize=9, frameon=False)

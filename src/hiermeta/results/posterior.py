@@ -201,8 +201,29 @@ class BayesianResult(MetaResult):
         """The posterior of a named scalar quantity."""
 
     @abstractmethod
+    def linear(self, c: np.ndarray) -> ScalarPosterior:
+        """Posterior of the linear combination ``c · beta`` of the coefficients."""
+
     def contrast(self, first: str, second: str) -> ScalarPosterior:
         """Posterior of the difference (log ratio of HRs) between two subgroups."""
+        return self.linear(self._vector(first) - self._vector(second))
+
+    def linear_estimate(self, c: np.ndarray, ci_level: float | None = None) -> Estimate:
+        level = self._level(ci_level)
+        tail = (1 - level) / 2
+        post = self.linear(np.asarray(c, dtype=float))
+        low, med, high = post.quantile(np.array([tail, 0.5, 1 - tail]))
+        text = f"{level:.0%} CrI (central; value = median)"
+        return Estimate(float(med), float(low), float(high), post.sd, level, text)
+
+    def _contrast_probability(self, c: np.ndarray) -> float:
+        return float(self.linear(c).cdf(np.array([0.0]))[0])
+
+    def study_weights(self) -> np.ndarray:
+        """Inverse-variance weights (%) at the posterior median of tau, for forest plots."""
+        tau = self.tau_estimate().estimate
+        w = 1 / (self.data.variance + (0.0 if np.isnan(tau) else tau**2))
+        return np.asarray(100 * w / w.sum())
 
     def parameters(self) -> list[str]:
         """Names accepted by :meth:`posterior`, :meth:`quantile` and :meth:`prob`."""

@@ -228,8 +228,8 @@ class ExactResult(BayesianResult):
         var = tau2 * s2 / (tau2 + s2) + (1 - b) ** 2 * np.einsum("i,nij,j->n", x, self._cov, x)
         return NormalMixture(self._weight, mean, np.sqrt(var))
 
-    def contrast(self, first: str, second: str) -> ScalarPosterior:
-        return self._linear(self._vector(first) - self._vector(second))
+    def linear(self, c: np.ndarray) -> ScalarPosterior:
+        return self._linear(np.asarray(c, dtype=float))
 
     def predict_observed(self, se: float, param: str = "mu") -> NormalMixture:
         """Posterior predictive of the *estimate* a new study with standard error ``se`` would report."""

@@ -277,12 +277,26 @@ class FrequentistResult(MetaResult):
         return f"{self.method} ({CI_LABELS[self.ci]})"
 
     def effect(self, param: str = "mu", ci_level: float | None = None) -> Estimate:
+        return self.linear_estimate(self._vector(param), ci_level)
+
+    def linear_estimate(self, c: np.ndarray, ci_level: float | None = None) -> Estimate:
         level = self._level(ci_level)
-        x = self._vector(param)
+        x = np.asarray(c, dtype=float)
         est = float(x @ self.beta)
         se = float(np.sqrt(x @ self.cov @ x))
         crit = self._critical(level)
         return Estimate(est, est - crit * se, est + crit * se, se, level, self._ci_text(level))
+
+    def _contrast_p_value(self, est: Estimate) -> float:
+        stat = abs(est.estimate / est.se)
+        if self.ci == "knapp-hartung":
+            return float(2 * stats.t.sf(stat, self.df_resid))
+        return float(2 * stats.norm.sf(stat))
+
+    def study_weights(self) -> np.ndarray:
+        """Weights (%) as metafor's ``weights()``: 1/(v + tau²), normalised."""
+        w = 1 / (self.data.variance + self.tau2)
+        return np.asarray(100 * w / w.sum())
 
     def _ci_text(self, level: float) -> str:
         if self.ci == "knapp-hartung":
@@ -320,11 +334,7 @@ class FrequentistResult(MetaResult):
         )
 
     def _p_value(self, param: str) -> float:
-        est = self.effect(param)
-        stat = est.estimate / est.se
-        if self.ci == "knapp-hartung":
-            return float(2 * stats.t.sf(abs(stat), self.df_resid))
-        return float(2 * stats.norm.sf(abs(stat)))
+        return self._contrast_p_value(self.effect(param))
 
     def _extra_summary_rows(self, level: float) -> list[dict[str, Any]]:
         if not self.is_regression:
@@ -366,7 +376,7 @@ def frequentist(
     coding: Mapping[str, Coding] | None = None,
     levels: Mapping[str, Sequence[str]] | None = None,
     ci_level: float = 0.95,
-    pi_kind: str = "z",
+    pi_kind: str | None = None,
 ) -> FrequentistResult:
     """Fit a fixed-effect or random-effects model, optionally with moderators.
 
@@ -386,8 +396,9 @@ def frequentist(
     ci_level
         Default level of every interval.
     pi_kind
-        Kind of the prediction interval this result reports everywhere: ``"z"`` (metafor's
-        default), ``"t-k-1"`` (R's meta) or ``"t-k-2"`` (Higgins et al. 2009).
+        Kind of the prediction interval this result reports everywhere: ``"z"``, ``"t-k-1"``
+        (R's meta) or ``"t-k-2"`` (Higgins et al. 2009). Default as metafor's ``predict``:
+        ``"z"`` with Wald intervals, t with k − 1 df (``"t-k-1"``) after Knapp–Hartung.
 
     Returns
     -------
@@ -404,6 +415,8 @@ def frequentist(
         raise unknown_option("ci", ci, CI_METHODS)
     ci_name = _CI_ALIASES[ci.lower()]
     level = check_level(ci_level)
+    if pi_kind is None:
+        pi_kind = "t-k-1" if ci_name == "knapp-hartung" else "z"
     if pi_kind not in PI_KINDS:
         raise unknown_option("prediction-interval kind", pi_kind, PI_KINDS)
     design = build_design(data, moderators, coding=coding, levels=levels)

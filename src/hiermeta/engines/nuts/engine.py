@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -25,7 +26,7 @@ from hiermeta.engines.nuts.models import (
     build_model,
     structure_of,
 )
-from hiermeta.errors import ConvergenceWarning, InputError, unknown_option
+from hiermeta.errors import ConvergenceWarning, InputError, RemedyWarning, unknown_option
 from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior
 from hiermeta.results.posterior import BayesianResult, SamplePosterior, ScalarPosterior
 
@@ -37,6 +38,8 @@ __all__ = ["NutsResult", "fit_nuts"]
 #: other analyses with as many studies — only swap the pm.Data values and coordinate labels.
 _MODEL_CACHE: dict[tuple[Structure, tuple[tuple[str, int], ...]], dict[str, Any]] = {}
 SAMPLERS = ("auto", "pymc", "nutpie")
+#: One line per sampling attempt (the CLI shows them when there is no progress bar).
+LOG = logging.getLogger("hiermeta")
 
 
 def _progress_default() -> bool:
@@ -151,9 +154,8 @@ class NutsResult(BayesianResult):
         draws = self._chain_draw(param)
         return SamplePosterior(draws, _mcse_table(draws))
 
-    def contrast(self, first: str, second: str) -> ScalarPosterior:
-        c = self._vector(first) - self._vector(second)
-        draws = np.einsum("cdp,p->cd", self._beta(), c)
+    def linear(self, c: np.ndarray) -> ScalarPosterior:
+        draws = np.einsum("cdp,p->cd", self._beta(), np.asarray(c, dtype=float))
         return SamplePosterior(draws, _mcse_table(draws))
 
     def default_summary_params(self) -> list[str]:
@@ -171,6 +173,25 @@ class NutsResult(BayesianResult):
 
     def failed_diagnostics(self) -> list[str]:
         return list(self.attempts[-1].failed)
+
+    def _extra_summary_rows(self, level: float) -> list[dict[str, Any]]:
+        """One tau per subgroup (``tau[<level>]``) and the between-cohort SD ``tau_cohort``."""
+        text = f"{level:.0%} CrI (central; value = median)"
+        rows = []
+        for name in self.default_summary_params():
+            if name.startswith("tau") and name != "tau":
+                est = self._estimate_of(name, level, text)
+                rows.append(
+                    {
+                        "param": name,
+                        "estimate": est.estimate,
+                        "se": est.se,
+                        "ci_low": est.low,
+                        "ci_high": est.high,
+                        "interval": text,
+                    }
+                )
+        return rows
 
     @property
     def attempts_made(self) -> int:
@@ -663,6 +684,7 @@ def fit_nuts(
         attempts.append(attempt)
         result = make_result(idata, entry["model"], structure, attempts)
         attempt.failed = failed_checks(result)
+        _announce(attempt, len(attempts), plan)
         if not attempt.failed:
             break
     assert result is not None  # the plan has at least one attempt
@@ -676,6 +698,29 @@ def fit_nuts(
             stacklevel=3,
         )
     return result
+
+
+def _announce(attempt: Attempt, number: int, plan: list[tuple[str, float, int]]) -> None:
+    """One log line per sampling attempt; a retry is also a :class:`RemedyWarning`."""
+    outcome = "failed: " + ", ".join(attempt.failed) if attempt.failed else "passed"
+    LOG.info(
+        "NUTS attempt %d of at most %d (%s, target_accept %g, tune %d): %.1f s, %s",
+        number,
+        len(plan),
+        attempt.parameterisation,
+        attempt.target_accept,
+        attempt.tune,
+        attempt.seconds,
+        outcome,
+    )
+    if attempt.failed and number < len(plan):
+        param, accept, tune = plan[number]
+        warnings.warn(
+            f"NUTS attempt {number} failed ({', '.join(attempt.failed)}); retrying with the "
+            f"{param} parameterisation, target_accept={accept}, tune={tune}",
+            RemedyWarning,
+            stacklevel=4,
+        )
 
 
 def _check_options(parameterisation: str, random_effects: str, sampler: Any) -> Any:
