@@ -34,7 +34,10 @@ BAD_CSVS = {
         "study 'B': lower CI 0.9 is not below upper 0.6",
     ),
     "text": ("study,hr,lo,hi\nA,0.5,0.3,0.8\nB,abc,0.5,0.9\n", "study 'B': 'hr' is 'abc'"),
-    "missing column": ("study,hr,low,hi\nA,0.5,0.3,0.8\n", "column 'lo' not found"),
+    "missing column": (
+        "study,hr,low,hi\nA,0.5,0.3,0.8\n",
+        "--lower 'lo': no such column in bad.csv; columns are ['study', 'hr', 'low', 'hi']",
+    ),
     "empty file": ("", "the file is empty"),
     "header only": ("study,hr,lo,hi\n", "no rows"),
 }

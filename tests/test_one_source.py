@@ -15,7 +15,8 @@ import pytest
 
 import hiermeta as hm
 from hiermeta.cli import main
-from hiermeta.pipeline.report.writer import _fmt
+from hiermeta.pipeline.report.render import fmt as _fmt
+from hiermeta.pipeline.report.render import md_escape
 
 SPEC = """title = "BCG, one source of numbers"
 [data]
@@ -65,8 +66,11 @@ def test_report_shows_the_json_prediction_intervals(rendered: dict) -> None:
         *rendered["summary"]["bayesian"].values(),
     ]:
         ratio = fit["ratio"]
+        section = rendered["md"].split("## Frequentist vs Bayesian")[1].split("\n## ")[0]
         row = next(
-            line for line in rendered["md"].splitlines() if line.startswith(f"| {fit['label']} |")
+            line
+            for line in section.splitlines()
+            if line.startswith(f"| {md_escape(fit['label'])} |")
         )
         cells = [c.strip() for c in row.strip("|").split("|")]
         for key in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high"):
@@ -77,7 +81,15 @@ def test_report_shows_the_json_prediction_intervals(rendered: dict) -> None:
 
 def test_cli_prints_the_json_statements(rendered: dict) -> None:
     printed = [line.strip() for line in rendered["cli"].splitlines() if line.strip()]
-    assert printed == rendered["summary"]["statements"]
+    summary = rendered["summary"]
+    statements = summary["statements"]
+    assert printed[: len(statements)] == statements
+    assert printed[len(statements)] == f"Heterogeneity (exact): {summary['heterogeneity']}"
+    reml = summary["frequentist"]["REML (Wald)"]
+    line = printed[len(statements) + 1]
+    assert line.startswith("Frequentist REML (Wald): RR ")
+    assert f"{reml['ratio']['pi_low']:.2f} to {reml['ratio']['pi_high']:.2f}" in line
+    assert f"({reml['pi_kind']})" in line
 
 
 def test_batch_rows_hold_the_json_numbers(tmp_path: Path) -> None:

@@ -15,13 +15,10 @@
 # SD tau? The exact engine answers each prior in milliseconds with no Monte-Carlo error, so the
 # whole catalogue costs less than one MCMC fit.
 #
-# Run it as a script (`python docs/notebooks/compare_priors.py`) or open it as a notebook with
-# jupytext. CI executes it.
+# Open it as a notebook with jupytext (or run it as a script). CI executes it as a real
+# notebook, figures inline, and it writes no file.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 import hiermeta as hm
@@ -55,9 +52,9 @@ for ax, name in zip(
     strict=True,
 ):
     fit = hm.bayesian(data, tau_prior=catalogue[name])
-    hm.report.tau_plot(fit, ax=ax)
+    fit.plot_tau(ax=ax)
     ax.set_title(name, fontsize=9)
-fig.savefig("compare_priors_tau.png", dpi=100) if __name__ == "__main__" else None
+fig
 
 # %% [markdown]
 # ## What changes, and what does not

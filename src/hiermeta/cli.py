@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import warnings
 from collections.abc import Sequence
@@ -319,21 +320,38 @@ def _print_summary(summary: dict) -> None:
     for line in summary["statements"]:
         print(f"  {line}")
     print(f"  Heterogeneity ({summary['primary_engine']}): {summary['heterogeneity']}")
-    m = summary["measure"]
     for label, fit in summary["frequentist"].items():
+        print(f"  Frequentist {label}: {_frequentist_text(summary['measure'], fit)}")
+
+
+def _frequentist_text(m: str, fit: dict) -> str:
+    """Pooled effect (or one per subgroup), prediction interval and heterogeneity."""
+
+    def natural(x: float) -> float:
+        return math.exp(x) if fit["ratio"] else x
+
+    level = f"{fit['ci_level']:.0%} CI"
+    if fit["levels"]:
+        effects = "; ".join(
+            f"{r['moderator']} = {r['level']}: {m} {natural(r['estimate']):.2f} "
+            f"({level} {natural(r['low']):.2f} to {natural(r['high']):.2f})"
+            for r in fit["levels"]
+        )
+    else:
         values = fit["ratio"] or fit
-        pi = ""
+        effects = (
+            f"{m} {values['estimate']:.2f} ({level} {values['ci_low']:.2f} to "
+            f"{values['ci_high']:.2f})"
+        )
         if fit["pi_low"] is not None:
-            pi = (
+            effects += (
                 f"; prediction interval ({fit['pi_kind']}) "
                 f"{values['pi_low']:.2f} to {values['pi_high']:.2f}"
             )
-        print(
-            f"  Frequentist {label}: {m} {values['estimate']:.2f} "
-            f"({fit['ci_level']:.0%} CI {values['ci_low']:.2f} to {values['ci_high']:.2f}){pi}; "
-            f"tau² = {fit['tau2']:.3g}, I² = {fit['i2']:.0f}%, Q = {fit['q']:.2f} "
-            f"(p {_p(fit['q_p'])})"
-        )
+    return (
+        f"{effects}; tau² = {fit['tau2']:.3g}, I² = {fit['i2']:.0f}%, Q = {fit['q']:.2f} "
+        f"(p {_p(fit['q_p'])})"
+    )
 
 
 def _p(p: float) -> str:
@@ -368,8 +386,9 @@ def _main(argv: Sequence[str] | None) -> int:
             print(json.dumps(payload, indent=2, ensure_ascii=False))
         return 0
     # fit: the same runner, on a spec built from the options (messages name the CSV)
-    _check_fit_columns(args)
-    spec = hm.spec_from_dict(_spec_for_fit(args), Path(args.csv))
+    raw = _spec_for_fit(args)  # one complete input kind
+    _check_fit_columns(args)  # every named column exists
+    spec = hm.spec_from_dict(raw, Path(args.csv))
     summary = _run_spec(spec, Path(args.out) if args.out else None, args.json, progress)
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))

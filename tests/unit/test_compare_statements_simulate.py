@@ -9,6 +9,7 @@ import pytest
 
 import hiermeta as hm
 from hiermeta.pipeline.report.statements import probability_statements
+from hiermeta.results.intervals import probability_text
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +41,10 @@ def test_statements_quote_the_api_probabilities(fits) -> None:
     exact = fits[1]
     lines = probability_statements(exact, (1.0, 0.8))
     assert len(lines) == 2
-    assert f"P(RR < 1) = {exact.prob(1.0):.3f}" in lines[0]
-    assert f"P(RR < 0.8) = {exact.prob(0.8, predictive=True):.3f}" in lines[1]
+    assert probability_text("P(RR < 1)", exact.prob(1.0)) in lines[0]
+    assert probability_text("P(RR < 0.8)", exact.prob(0.8, predictive=True)) in lines[1]
+    assert "1.000" not in " ".join(lines)  # bcg: P(RR < 1) rounds to 1 — printed "> 0.999"
+    assert "the true RR in a new study's population" in lines[1]
 
 
 def test_simulate_is_reproducible_and_shaped_like_a_paper() -> None:

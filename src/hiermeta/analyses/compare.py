@@ -14,7 +14,7 @@ __all__ = ["compare"]
 
 
 def compare(
-    *fits: MetaResult, ci_level: float = 0.95, names: list[str] | None = None
+    *fits: MetaResult, ci_level: float | None = None, names: list[str] | None = None
 ) -> pd.DataFrame:
     """One row per fit: pooled effect, interval, tau, prediction interval, P(effect < 1).
 
@@ -27,7 +27,7 @@ def compare(
     *fits
         Results of any engine (:func:`hiermeta.frequentist`, :func:`hiermeta.bayesian`).
     ci_level
-        Level of every interval.
+        Level of every interval (default: each fit's own, 0.95 unless set).
     names
         Row labels (default: each fit's ``label``).
 

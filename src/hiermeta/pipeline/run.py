@@ -192,7 +192,9 @@ def _overall(spec: Spec, data: EffectData) -> BayesianResult | None:
     """The exact fit without moderators, for the overall diamond (None outside its domain)."""
     if spec.structure() or not spec.mu_prior().conjugate:
         return None
-    return bayesian(data, mu_prior=spec.mu_prior(), tau_prior=spec.tau_prior(), engine="exact")
+    fit = bayesian(data, mu_prior=spec.mu_prior(), tau_prior=spec.tau_prior(), engine="exact")
+    fit.ci_level = spec.ci_level
+    return fit
 
 
 def _frequentist_fits(
@@ -204,7 +206,12 @@ def _frequentist_fits(
         for ci in spec.engines["ci"]:
             # the spec's [report] pi_kind, else metafor's default for the interval method
             fit = frequentist(
-                data, method=method, ci=ci, pi_kind=spec.report.get("pi_kind"), **terms
+                data,
+                method=method,
+                ci=ci,
+                pi_kind=spec.report.get("pi_kind"),
+                ci_level=spec.ci_level,
+                **terms,
             )
             fits[fit.label] = fit
     return fits
@@ -242,6 +249,7 @@ def _bayesian_fits(
             **terms,
             **kwargs,
         )
+        fits[name].ci_level = spec.ci_level  # every interval of the report at the spec's level
     return fits
 
 

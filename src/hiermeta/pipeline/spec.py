@@ -22,7 +22,7 @@ from hiermeta.data.datasets import load_dataset, load_effects
 from hiermeta.data.effects import EffectData
 from hiermeta.data.simulate import simulate
 from hiermeta.engines.registry import BAYESIAN_ENGINES
-from hiermeta.errors import InputError, SpecError
+from hiermeta.errors import InputError, SpecError, check_level
 from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior, from_spec
 
 __all__ = ["Spec", "csv_dialect", "load_spec", "read_csv_checked", "spec_from_dict"]
@@ -106,6 +106,14 @@ class Spec:
     sensitivity: dict[str, Any] | None
     simulation: dict[str, Any] | None
     report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ci_level(self) -> float:
+        """Level of every interval of the report (``[report] ci_level``, default 0.95)."""
+        try:
+            return check_level(self.report.get("ci_level", 0.95), "[report] ci_level")
+        except InputError as err:
+            raise SpecError(f"{self.path.name}: {err}") from None
 
     @property
     def name(self) -> str:
@@ -336,4 +344,5 @@ def spec_from_dict(raw: dict[str, Any], path: Path) -> Spec:
         report=raw.get("report", {}),
     )
     spec.mu_prior(), spec.tau_prior(), spec.beta_prior()  # validate priors now
+    _ = spec.ci_level  # and the report's level
     return spec

@@ -460,15 +460,21 @@ class MetaResult(ABC):
 
     # ------------------------------------------------------------------ display
     def headline(self, ci_level: float | None = None) -> str:
-        """One line: the pooled effect and interval on the reporting scale, and tau."""
-        est = self.pooled(ci_level)
-        scale = self.data.measure if self.data.is_ratio else self.data.log_label
-        e, lo, hi = self._natural([est.estimate, est.low, est.high])
-        what = "intercept " if self.is_regression else ""
-        return (
-            f"{what}{scale} {e:.3g} [{lo:.3g}, {hi:.3g}] ({est.interval}), "
-            f"tau = {self.tau_estimate(ci_level).estimate:.3g}"
-        )
+        """One line: the pooled effect (each subgroup's, with categorical moderators — never
+        the reference level as if it were the pooled result) and tau."""
+        m = self.data.measure if self.data.is_ratio else self.data.log_label
+        params = self.level_params() or ["mu"]
+        parts = []
+        for param in params:
+            est = self.effect(param, ci_level)
+            e, lo, hi = self._natural([est.estimate, est.low, est.high])
+            if param != "mu":
+                name = param.replace("=", " = ")
+            else:
+                name = "intercept (moderators at 0)" if self.is_regression else "pooled"
+            parts.append(f"{name}: {m} {e:.3g} [{lo:.3g}, {hi:.3g}]")
+        interval = self.pooled(ci_level).interval
+        return f"{'; '.join(parts)} ({interval}); tau = {self.tau_estimate(ci_level).estimate:.3g}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.label}, k={self.k}: {self.headline()})"

@@ -2,15 +2,23 @@
 result contract, in :mod:`hiermeta.results.plots`) are re-exported here."""
 
 from hiermeta.pipeline.report.statements import probability_statements
-from hiermeta.pipeline.report.writer import build_summary, write_report
-from hiermeta.results.plots import forest, posterior_plot, sensitivity_plot, tau_plot
+from hiermeta.pipeline.report.writer import build_summary, write_index, write_report
+from hiermeta.results.plots import (
+    bubble_plot,
+    forest,
+    posterior_plot,
+    sensitivity_plot,
+    tau_plot,
+)
 
 __all__ = [
+    "bubble_plot",
     "build_summary",
     "forest",
     "posterior_plot",
     "probability_statements",
     "sensitivity_plot",
     "tau_plot",
+    "write_index",
     "write_report",
 ]

@@ -45,6 +45,7 @@ def statements(analysis: Any) -> list[str]:
     return probability_statements(
         analysis.primary,
         thresholds(analysis),
+        level=analysis.spec.ci_level,
         treatment=analysis.spec.report.get("treatment", "the treatment"),
         benefit=benefit(analysis),
     )

@@ -79,7 +79,7 @@ def _figures(analysis: Any, folder: Path) -> dict[str, str]:
     thresholds = sections.thresholds(analysis)
     drawings: dict[str, Any] = {
         "forest": lambda: plots.forest(
-            primary, analysis.comparator, by=by, overall=analysis.overall
+            primary, analysis.comparator, by=by, level=primary.ci_level, overall=analysis.overall
         ),
         "posterior": lambda: plots.posterior_plot(primary, thresholds),
         "tau": lambda: plots.tau_plot(primary),

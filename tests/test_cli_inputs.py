@@ -1,0 +1,89 @@
+"""``hiermeta fit``: every input kind, CSV dialects, frequentist options, plain-text output.
+
+Numbers are checked against the API (itself pinned to metafor in the metafor suite).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import hiermeta as hm
+from hiermeta.cli import main
+
+BCG = hm.load_effects("bcg")
+
+
+def _json(capsys: pytest.CaptureFixture[str], args: list[str]) -> dict:
+    assert main([*args, "--json"]) == 0, capsys.readouterr().err
+    return json.loads(capsys.readouterr().out)
+
+
+def test_log_se_input_with_frequentist_options(tmp_path: Path, capsys) -> None:
+    csv = tmp_path / "log.csv"
+    pd.DataFrame({"study": BCG.study, "y": BCG.y, "se": BCG.se}).to_csv(csv, index=False)
+    args = ["fit", str(csv), "--y", "y", "--se", "se", "--measure", "RR", "--study", "study"]
+    summary = _json(capsys, [*args, "--method", "DL", "--ci-method", "knapp-hartung"])
+    fit = summary["frequentist"]["DL (Knapp–Hartung)"]
+    api = hm.frequentist(BCG, "DL", ci="knapp-hartung").to_dict()
+    assert fit["estimate"] == pytest.approx(api["estimate"], rel=1e-12)
+    assert fit["pi_kind"] == "t-k-1"  # metafor's default after Knapp–Hartung
+
+
+def test_2x2_input(tmp_path: Path, capsys) -> None:
+    table = hm.load_dataset("bcg")
+    csv = tmp_path / "counts.csv"
+    table.to_csv(csv, index=False)
+    cells = ["--ai", "tpos", "--bi", "tneg", "--ci", "cpos", "--di", "cneg"]
+    summary = _json(capsys, ["fit", str(csv), *cells, "--measure", "RR"])
+    api = hm.from_2x2(table, "tpos", "tneg", "cpos", "cneg", measure="RR")
+    assert summary["k"] == api.k
+    reml = hm.frequentist(api, "REML").to_dict()
+    assert summary["frequentist"]["REML (Wald)"]["estimate"] == pytest.approx(
+        reml["estimate"], rel=1e-12
+    )
+
+
+def test_semicolon_csv_with_decimal_commas_and_a_bom(tmp_path: Path, capsys) -> None:
+    plain = "study,hr,lo,hi\nA,0.66,0.49,0.88\nB,1.04,0.81,1.34\nC,0.53,0.36,0.78\n"
+    european = plain.replace(",", ";").replace(".", ",")
+    (tmp_path / "plain.csv").write_text(plain)
+    (tmp_path / "eu.csv").write_text(european, encoding="utf-8-sig")
+    cols = ["--estimate", "hr", "--lower", "lo", "--upper", "hi", "--study", "study"]
+    a = _json(capsys, ["fit", str(tmp_path / "plain.csv"), *cols])
+    b = _json(capsys, ["fit", str(tmp_path / "eu.csv"), *cols])
+    assert a["bayesian"] == b["bayesian"] and a["studies"] == b["studies"] == ["A", "B", "C"]
+
+
+def test_plain_text_shows_heterogeneity_and_the_frequentist_fit(tmp_path: Path, capsys) -> None:
+    csv = tmp_path / "s.csv"
+    csv.write_text("study,hr,lo,hi\nA,0.66,0.49,0.88\nB,1.04,0.81,1.34\nC,0.53,0.36,0.78\n")
+    cols = ["--estimate", "hr", "--lower", "lo", "--upper", "hi", "--study", "study"]
+    assert main(["fit", str(csv), *cols]) == 0
+    out = capsys.readouterr().out
+    fit = hm.frequentist(hm.from_ratio_ci(pd.read_csv(csv), "hr", "lo", "hi", study="study"))
+    het = fit.heterogeneity()
+    assert "Heterogeneity (exact): tau = " in out
+    assert f"Frequentist REML (Wald): HR {math.exp(fit.estimate):.2f}" in out
+    assert f"Q = {het.q:.2f}" in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--moderator", "region"], "--moderator 'region': no such column in s.csv"),
+        (["--y", "y"], "give the columns of one input kind"),
+        (["--tau-prior", "halfnormol(0.5)"], "Did you mean 'halfnormal'"),
+    ],
+)
+def test_errors_name_the_users_own_input(tmp_path: Path, capsys, extra, message) -> None:
+    csv = tmp_path / "s.csv"
+    csv.write_text("study,hr,lo,hi\nA,0.66,0.49,0.88\nB,1.04,0.81,1.34\n")
+    cols = ["--estimate", "hr", "--lower", "lo", "--upper", "hi"]
+    assert main(["fit", str(csv), *cols, *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "fit.toml" not in err and "Traceback" not in err
