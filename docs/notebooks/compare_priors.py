@@ -54,7 +54,7 @@ for ax, name in zip(
     fit = hm.bayesian(data, tau_prior=catalogue[name])
     fit.plot_tau(ax=ax)
     ax.set_title(name, fontsize=9)
-fig
+plt.show()
 
 # %% [markdown]
 # ## What changes, and what does not
