@@ -157,6 +157,9 @@ def test_forest_plot_draws_every_engine(case, fits) -> None:
 def test_unknown_parameters_are_input_errors_listing_valid_names(case, fits) -> None:
     with pytest.raises(hm.InputError, match="valid options"):
         fits[case].effect("alloc=nonexistent" if case[1] == "subgroups" else "beta[9]")
+    if case[1] == "subgroups" and fits[case].family == "bayesian":  # not a bare KeyError
+        with pytest.raises(hm.InputError, match="valid options are 'alternate', 'random'"):
+            fits[case].prob_contrast("alloc=nonexistent", "alloc=random")
 
 
 def test_registry_lists_every_engine_once() -> None:

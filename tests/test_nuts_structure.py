@@ -42,6 +42,13 @@ def test_summary_and_probabilities_follow_the_draws() -> None:
         "sample_stats",
     }
     assert list(fit.idata.posterior["theta"].coords["study"].values) == list(data.study)
+    # the DataTree's "predictive" is the new study's true effect (as the exact engine's), the
+    # random deviation is kept apart under its own name
+    post = fit.idata.posterior
+    np.testing.assert_array_equal(
+        post["predictive"].values, post["mu"].values + post["new_study_deviation"].values
+    )
+    assert np.median(post["predictive"].values) == fit.quantile("predictive", 0.5)
     assert fit.parameterisation == "marginal"
     assert fit.converged
 

@@ -41,42 +41,42 @@ def sensitivity(
         a new study.
     """
     from hiermeta.engines.api import bayesian
+    from hiermeta.engines.registry import get_engine
 
     priors = priors or catalogue("logHR")
-    tail = (1 - ci_level) / 2
+    chosen = get_engine(engine, "bayesian")
     rows = []
-    exact_fits: dict[str, Any] = {}
-    if engine == "exact":  # one likelihood evaluation on a shared grid for every prior
-        from hiermeta.engines.exact import fit_exact_many
-
-        fitted = fit_exact_many(data, list(priors.values()), mu_prior=mu_prior, **kwargs)
-        exact_fits = dict(zip(priors, fitted, strict=True))
+    fits: dict[str, Any] = {}
+    sweep = chosen.sweep_function()
+    if sweep is not None:  # e.g. exact: one likelihood evaluation on a shared grid for every prior
+        fits = dict(
+            zip(
+                priors, sweep(data, list(priors.values()), mu_prior=mu_prior, **kwargs), strict=True
+            )
+        )
+    options = {**chosen.default_sweep_options(priors.values()), **kwargs}
     for name, prior in priors.items():
         row: dict[str, Any] = {"prior": name}
-        if engine != "exact" and not prior.pymc_ok:
-            row["note"] = "exact engine only"
+        if not chosen.takes_prior(prior):
+            row["note"] = f"not available in the {chosen.name} engine"
             rows.append(row)
             continue
-        if engine == "nuts":  # compiled models are reused across the sweep (nutpie)
-            kwargs.setdefault("sampler", "nutpie")
-            families = {p.family for p in priors.values() if p.pymc_ok}
-            kwargs.setdefault("shared_tau_model", len(families) >= 3)
-        fit = exact_fits.get(name) or bayesian(
-            data, mu_prior=mu_prior, tau_prior=prior, engine=engine, **kwargs
+        fit = fits.get(name) or bayesian(
+            data, mu_prior=mu_prior, tau_prior=prior, engine=chosen.name, **options
         )
-        mu = fit.quantile("mu", [tail, 0.5, 1 - tail])
-        pred = fit.quantile("predictive", [tail, 1 - tail])
-        tau = fit.quantile("tau", [tail, 0.5, 1 - tail])
+        mu, tau = fit.pooled(ci_level), fit.tau_estimate(ci_level)
+        pred = fit.prediction(ci_level)
+        assert pred is not None  # a Bayesian random-effects fit always has a predictive
         nat = data.to_natural
         row.update(
-            estimate=float(nat(mu[1])),
-            ci_low=float(nat(mu[0])),
-            ci_high=float(nat(mu[2])),
-            tau=float(tau[1]),
-            tau_low=float(tau[0]),
-            tau_high=float(tau[2]),
-            pi_low=float(nat(pred[0])),
-            pi_high=float(nat(pred[1])),
+            estimate=float(nat(mu.estimate)),
+            ci_low=float(nat(mu.low)),
+            ci_high=float(nat(mu.high)),
+            tau=tau.estimate,
+            tau_low=tau.low,
+            tau_high=tau.high,
+            pi_low=float(nat(pred.low)),
+            pi_high=float(nat(pred.high)),
         )
         for t in thresholds:
             row[f"P({data.measure} < {t:g})"] = fit.prob(t)

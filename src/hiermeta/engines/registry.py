@@ -15,7 +15,14 @@ from typing import Any
 from hiermeta.engines.frequentist.tau2 import TAU2_METHODS, TAU2_NAMES
 from hiermeta.errors import unknown_option
 
-__all__ = ["BAYESIAN_ENGINES", "ENGINES", "FREQUENTIST_ENGINES", "Engine", "get_engine"]
+__all__ = [
+    "BAYESIAN_ENGINES",
+    "DEFAULT_ENGINE",
+    "ENGINES",
+    "FREQUENTIST_ENGINES",
+    "Engine",
+    "get_engine",
+]
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,21 @@ class Engine:
     #: Random-effects analyses without moderators can be summarised many at a time
     #: (:mod:`hiermeta.engines.exact.vectorised`).
     vectorised: bool = False
+    #: ``"module:function"`` fitting one dataset under many tau priors at once (prior sweeps).
+    sweep: str = ""
+    #: ``"module:function"`` giving default options for a sweep over the given priors.
+    sweep_options: str = ""
+    #: The engine builds PyMC models: it takes only priors with ``pymc_ok``.
+    pymc: bool = False
+
+    def takes_prior(self, prior: Any) -> bool:
+        """Whether this engine can use the prior (Jeffreys is exact-only, for example)."""
+        return not self.pymc or bool(getattr(prior, "pymc_ok", True))
+
+    def _function(self, target: str) -> Callable[..., Any]:
+        module, _, function = target.partition(":")
+        found: Callable[..., Any] = getattr(importlib.import_module(module), function)
+        return found
 
     @property
     def bayesian(self) -> bool:
@@ -45,9 +67,18 @@ class Engine:
 
     def fit_function(self) -> Callable[..., Any]:
         """The fit function (imported now)."""
-        module, _, function = self.target.partition(":")
-        fit: Callable[..., Any] = getattr(importlib.import_module(module), function)
-        return fit
+        return self._function(self.target)
+
+    def sweep_function(self) -> Callable[..., Any] | None:
+        """The many-priors fit function, if the engine has one."""
+        return self._function(self.sweep) if self.sweep else None
+
+    def default_sweep_options(self, priors: Any) -> dict[str, Any]:
+        """Options that make a sweep over ``priors`` fast (compiled-model reuse for NUTS)."""
+        if not self.sweep_options:
+            return {}
+        options: dict[str, Any] = self._function(self.sweep_options)(priors)
+        return options
 
     def fit(self, data: Any, **kwargs: Any) -> Any:
         """Fit ``data`` with this engine."""
@@ -81,6 +112,7 @@ BAYESIAN_ENGINES: dict[str, Engine] = {
         (),
         "quadrature over tau: the normal–normal model without Monte-Carlo error",
         vectorised=True,
+        sweep="hiermeta.engines.exact.engine:fit_exact_many",
     ),
     "nuts": Engine(
         "nuts",
@@ -90,6 +122,8 @@ BAYESIAN_ENGINES: dict[str, Engine] = {
         "PyMC's NUTS, diagnosed with ArviZ",
         monte_carlo=True,
         structures=("subgroup_tau", "multilevel", "random_effects"),
+        sweep_options="hiermeta.engines.nuts.engine:sweep_options",
+        pymc=True,
     ),
 }
 FREQUENTIST_ENGINES: dict[str, Engine] = {
@@ -103,6 +137,8 @@ FREQUENTIST_ENGINES: dict[str, Engine] = {
     for method in TAU2_METHODS
 }
 ENGINES: dict[str, Engine] = {**BAYESIAN_ENGINES, **FREQUENTIST_ENGINES}
+#: The engine used when none is named.
+DEFAULT_ENGINE = "exact"
 
 
 def get_engine(name: object, family: str | None = None) -> Engine:

@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 
 from hiermeta.errors import InputError
 from hiermeta.results.contract import MetaResult, q_text
-from hiermeta.results.intervals import probability_text, z_critical
+from hiermeta.results.intervals import PI_KIND_SHORT, probability_text, z_critical
 
 __all__ = [
     "bubble_plot",
@@ -133,6 +133,7 @@ def pooled_rows(result: MetaResult, by: str | None = None, level: float = 0.95) 
                 "high": table["high"].to_numpy(),
                 "pi_low": table["pi_low"].to_numpy(),
                 "pi_high": table["pi_high"].to_numpy(),
+                "pi_kind": table["pi_kind"].to_numpy(),
             }
         )
     est = result.pooled(level)
@@ -147,6 +148,7 @@ def pooled_rows(result: MetaResult, by: str | None = None, level: float = 0.95) 
                 "high": est.high,
                 "pi_low": pred.low if pred else np.nan,
                 "pi_high": pred.high if pred else np.nan,
+                "pi_kind": pred.kind if pred else "",
             }
         ]
     )
@@ -227,7 +229,7 @@ def forest(
             )
             lo, hi = to_ratio([p.pi_low, p.pi_high])
             ticks.append(y_pos)
-            labels.append("prediction interval")
+            labels.append(f"prediction interval ({PI_KIND_SHORT.get(p.pi_kind, p.pi_kind)})")
             values.append((y_pos, f"[{lo:.2f}, {hi:.2f}]", ""))
             y_pos -= 1
         if other_row is not None and comparator is not None:

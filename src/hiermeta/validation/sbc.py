@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from hiermeta.data.convert import from_log_se
+from hiermeta.engines.registry import get_engine
 from hiermeta.pipeline.batch import BatchWarning, Task, batch
 from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior
 
@@ -99,7 +100,7 @@ def sbc_ranks(
                 mu_prior=mu_prior,
                 tau_prior=tau_prior,
                 moderators=("x",) if moderator else (),
-                options=options if engine == "nuts" else {},
+                options=options if get_engine(engine).options else {},
             )
             for i, (data, _) in enumerate(block)
         ]

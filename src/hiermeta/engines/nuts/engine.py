@@ -30,7 +30,7 @@ from hiermeta.errors import ConvergenceWarning, InputError, RemedyWarning, unkno
 from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior
 from hiermeta.results.posterior import BayesianResult, SamplePosterior, ScalarPosterior
 
-__all__ = ["NutsResult", "fit_nuts"]
+__all__ = ["NutsResult", "fit_nuts", "sweep_options"]
 
 
 #: One built model per structure (and dimension lengths); its compiled NUTS steps (PyMC, per
@@ -140,7 +140,7 @@ class NutsResult(BayesianResult):
 
     def _re_noise(self) -> np.ndarray:
         """Draws of a new study's random effect (tau × a standard normal or t draw)."""
-        return np.asarray(self.idata.posterior["new_study_effect"].values)
+        return np.asarray(self.idata.posterior["new_study_deviation"].values)
 
     def parameters(self) -> list[str]:
         names = super().parameters()
@@ -459,8 +459,13 @@ def _add_derived(
     tau_i, tau_new = _study_taus(post, structure, inputs, data.k)
     theta, loglik = _study_effects(post, structure, inputs, fitted, tau_i, rng)
     post = post.assign(theta=(("chain", "draw", "study"), theta))
-    effect = _new_study_effect(post, structure, inputs, tau_new, rng)
-    post = post.assign(new_study_effect=(("chain", "draw"), effect))
+    deviation = _new_study_deviation(post, structure, inputs, tau_new, rng)
+    # the true effect in a new study (at the intercept, as the exact engine's "predictive"),
+    # and its random deviation from the mean, kept for the per-subgroup predictives
+    post = post.assign(
+        predictive=(("chain", "draw"), beta[..., 0] + deviation),
+        new_study_deviation=(("chain", "draw"), deviation),
+    )
     idata["posterior"] = post.assign_coords(study=list(data.study))
     _add_data_groups(idata, post, inputs, data, theta, loglik, rng)
     chains, n = mu.shape
@@ -510,7 +515,7 @@ def _study_effects(
     return theta, stats.norm.logpdf(inputs.y, fitted, np.sqrt(s2 + t2))
 
 
-def _new_study_effect(
+def _new_study_deviation(
     post: Any,
     structure: Structure,
     inputs: ModelInputs,
@@ -756,3 +761,10 @@ def _remedy_plan(
         other = "centred" if parameterisation == "noncentred" else "noncentred"
         plan.append((other, 0.99, 2 * tune))
     return plan
+
+
+def sweep_options(priors: Any) -> dict[str, Any]:
+    """A prior sweep reuses compiled models: nutpie, and from three tau-prior families on one
+    model whose family is itself a switch (measured in docs/benchmarks.md)."""
+    families = {p.family for p in priors if p.pymc_ok}
+    return {"sampler": "nutpie", "shared_tau_model": len(families) >= 3}
