@@ -23,7 +23,7 @@ import pandas as pd
 
 from hiermeta.data.design import Design
 from hiermeta.data.effects import EffectData
-from hiermeta.errors import unknown_option
+from hiermeta.errors import InputError, unknown_option
 from hiermeta.results.heterogeneity import QStatistic, fixed_effect_q
 from hiermeta.results.intervals import check_level, jsonable
 
@@ -145,6 +145,25 @@ class MetaResult(ABC):
     @abstractmethod
     def methods(self) -> list[str]:
         """Sentences for a methods section: engine, estimator or priors, interval kinds."""
+
+    def refit(self, data: EffectData) -> MetaResult:
+        """The same model (engine, estimator, priors, moderators) fitted to other studies —
+        a subset for leave-one-out and cumulative meta-analysis."""
+        raise InputError(
+            f"the {self.engine} engine's results cannot be refitted here; fit the subset "
+            "with hm.bayesian or hm.frequentist"
+        )
+
+    def _model_terms(self) -> dict[str, Any]:
+        """The moderators, their coding and level order, as the fit functions take them."""
+        terms = self.design.terms
+        if not terms:
+            return {"moderators": None}
+        return {
+            "moderators": [t.name for t in terms],
+            "coding": {t.name: t.coding for t in terms},
+            "levels": {t.name: list(t.levels) for t in terms if t.levels} or None,
+        }
 
     def study_effects(self, ci_level: float | None = None) -> pd.DataFrame | None:
         """Per-study estimates of the true effects (Bayesian shrinkage), or ``None``.

@@ -185,6 +185,18 @@ class ExactResult(BayesianResult):
         else:  # shared by several priors on one grid (fit_exact_many)
             self._mean, self._cov = node_conditional.mean[keep], node_conditional.cov[keep]
 
+    def refit(self, data: EffectData) -> ExactResult:
+        fit = fit_exact(
+            data,
+            self.mu_prior,
+            self.tau_prior,
+            beta_prior=self.beta_prior,
+            random_seed=self.random_seed,
+            **self._model_terms(),
+        )
+        fit.ci_level = self.ci_level
+        return fit
+
     def methods(self) -> list[str]:
         return [
             "Exact engine: the posterior is integrated by Gauss–Legendre quadrature over tau "

@@ -293,6 +293,25 @@ class FrequentistResult(MetaResult):
             return float(2 * stats.t.sf(stat, self.df_resid))
         return float(2 * stats.norm.sf(stat))
 
+    @property
+    def s2w(self) -> float:
+        """Knapp–Hartung's scale factor of the coefficient covariance (1 for Wald)."""
+        if self.ci != "knapp-hartung":
+            return 1.0
+        w = 1 / (self.data.variance + self.tau2)
+        resid = self.data.y - self.design.X @ self.beta
+        return float(np.sum(w * resid**2)) / self.df_resid
+
+    def refit(self, data: EffectData) -> FrequentistResult:
+        return frequentist(
+            data,
+            self.method,
+            ci=self.ci,
+            ci_level=self.ci_level,
+            pi_kind=self.pi_kind,
+            **self._model_terms(),
+        )
+
     def study_weights(self) -> np.ndarray:
         """Weights (%) as metafor's ``weights()``: 1/(v + tau²), normalised."""
         w = 1 / (self.data.variance + self.tau2)
