@@ -162,3 +162,23 @@ def test_refitting_is_refused_where_it_cannot_be_exact() -> None:
         leave_one_out(hm.frequentist(data, moderators=["ablat"]))
     with pytest.raises(hm.InputError, match="metafor's diagnostics of a frequentist fit"):
         influence(hm.bayesian(data))
+
+
+def test_batch_leave_one_out_columns_equal_the_analysis(tmp_path) -> None:
+    data = {"bcg": hm.load_effects("bcg"), "hackshaw": hm.load_effects("hackshaw1998")}
+    result = hm.batch(data, engine=["exact", "REML"], leave_one_out=True, progress=False)
+    table = result.table.set_index("task_id")
+    for name, effects in data.items():
+        exact = leave_one_out(hm.bayesian(effects))
+        row = table.loc[name]
+        ratio = np.exp(exact["estimate"])
+        assert row["loo_effect_min"] == pytest.approx(ratio.min(), rel=1e-12)
+        assert row["loo_effect_max"] == pytest.approx(ratio.max(), rel=1e-12)
+        moved = (exact["estimate"] - hm.bayesian(effects).pooled().estimate).abs()
+        assert row["loo_most_influential"] == moved.idxmax()
+        assert row["loo_p_mean_below_min"] == pytest.approx(
+            exact[f"P({effects.measure} < 1)"].min(), rel=1e-12
+        )
+        flags = influence(hm.frequentist(effects))
+        expected = "; ".join(flags.index[flags["influential"]])
+        assert (table.loc[f"{name}|REML", "influential_studies"] or "") == expected

@@ -87,6 +87,14 @@ def _parser() -> argparse.ArgumentParser:
         choices=["wald", "knapp-hartung"],
         help="frequentist interval method (default wald)",
     )
+    fit.add_argument(
+        "--influence",
+        action="store_true",
+        help="leave-one-out, influence diagnostics and the Baujat plot in the report",
+    )
+    fit.add_argument(
+        "--cumulative", metavar="COLUMN", help="cumulative meta-analysis, studies ordered by COLUMN"
+    )
     fit.add_argument("--seed", type=int, default=2024, help="random seed (default 2024)")
     fit.add_argument("--json", action="store_true", help="print only the summary JSON on stdout")
     fit.add_argument("--out", help="also write the full report to this folder")
@@ -148,6 +156,11 @@ def _batch_parser(sub: Any) -> None:
     batch.add_argument(
         "--posteriors", action="store_true", help="keep each posterior (OUT/posteriors/)"
     )
+    batch.add_argument(
+        "--leave-one-out",
+        action="store_true",
+        help="leave-one-out summary columns: which analyses hang on one study",
+    )
     batch.add_argument("--seed", type=int, default=0, help="batch random seed (default 0)")
     batch.add_argument("--no-progress", action="store_true", help="no progress line")
 
@@ -194,6 +207,7 @@ def _run_batch(args: argparse.Namespace) -> int:
                 scheduler=args.scheduler,
                 n_workers=args.workers,
                 posteriors=args.posteriors,
+                leave_one_out=args.leave_one_out,
                 random_seed=args.seed,
                 progress=not args.no_progress,
             )
@@ -263,9 +277,15 @@ def _spec_for_fit(args: argparse.Namespace) -> dict[str, Any]:
         },
         "nuts": {"random_seed": args.seed},
     }
+    covariates = list(args.moderator) + ([args.cumulative] if args.cumulative else [])
+    if covariates:
+        data["covariates"] = list(dict.fromkeys(covariates))
     if args.moderator:
-        data["covariates"] = list(args.moderator)
         spec["model"] = {"moderators": list(args.moderator)}
+    if args.influence:
+        spec["influence"] = {"leave_one_out": True, "diagnostics": True}
+    if args.cumulative:
+        spec["cumulative"] = {"order": args.cumulative}
     return spec
 
 
@@ -277,6 +297,7 @@ def _check_fit_columns(args: argparse.Namespace) -> None:
     frame = hm.read_csv(path, args.sep, args.decimal)
     named = {f"--{n}": getattr(args, n) for names in FIT_INPUTS.values() for n in names}
     named["--study"] = args.study
+    named["--cumulative"] = args.cumulative
     for column in args.moderator:
         if column not in frame.columns:
             named[f"--moderator {column}"] = column

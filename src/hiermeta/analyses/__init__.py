@@ -3,15 +3,31 @@ agreement, PSIS-LOO and model comparison, side-by-side comparison of fits."""
 
 from hiermeta.analyses.agreement import agreement
 from hiermeta.analyses.compare import compare
+from hiermeta.analyses.influence import (
+    Gosh,
+    baujat,
+    cumulative,
+    first_crossing,
+    gosh,
+    influence,
+    leave_one_out,
+)
 from hiermeta.analyses.loo import compare_loo, loo
 from hiermeta.analyses.sensitivity import sensitivity
 from hiermeta.analyses.subgroup_test import SubgroupTest, subgroup_test
 
 __all__ = [
+    "Gosh",
     "SubgroupTest",
     "agreement",
+    "baujat",
     "compare",
     "compare_loo",
+    "cumulative",
+    "first_crossing",
+    "gosh",
+    "influence",
+    "leave_one_out",
     "loo",
     "sensitivity",
     "subgroup_test",

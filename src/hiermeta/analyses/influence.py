@@ -163,10 +163,21 @@ def first_crossing(table: pd.DataFrame, column: str, level: float = 0.95) -> str
     above = np.flatnonzero(table[column].to_numpy() > level)
     if not len(above):
         return f"{column} never exceeded {level:g} (last: {table[column].iloc[-1]:.3f})"
+    values = table[column].to_numpy()
     j = int(above[0])
-    stays = bool((table[column].to_numpy()[j:] > level).all())
-    tail = "" if stays else "; it fell below again later"
-    return f"{column} first exceeded {level:g} after {table.index[j]} (study {j + 1} of {len(table)}){tail}"
+    text = (
+        f"{column} first exceeded {level:g} after {table.index[j]} (study {j + 1} of {len(table)})"
+    )
+    below = np.flatnonzero(values <= level)
+    if not len(below) or below[-1] < j:
+        return text + " and stayed above"
+    if below[-1] == len(values) - 1:
+        return text + f"; it is below {level:g} again after the last study ({values[-1]:.3f})"
+    since = int(below[-1]) + 1
+    return (
+        text
+        + f"; it fell below again and has stayed above since {table.index[since]} (study {since + 1})"
+    )
 
 
 # ------------------------------------------------------------------ metafor's diagnostics

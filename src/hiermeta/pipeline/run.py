@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from hiermeta.analyses.influence import baujat, cumulative, gosh, influence, leave_one_out
 from hiermeta.analyses.sensitivity import sensitivity
 from hiermeta.analyses.subgroup_test import SubgroupTest, subgroup_test
 from hiermeta.data.effects import EffectData
@@ -45,6 +46,13 @@ class Analysis:
     subgroup_tests: list[SubgroupTest] = field(default_factory=list)
     #: The primary engine's fit without moderators (the overall diamond of subgrouped plots).
     overall: BayesianResult | None = None
+    #: Influence and cumulative analyses by name (tables; ``"gosh"`` is a :class:`Gosh`).
+    robustness: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exact_fit(self) -> BayesianResult | None:
+        """The Bayesian fit without Monte-Carlo error (for refitting subsets), if any."""
+        return next((f for f in self.bayes.values() if not f.monte_carlo), None)
 
     @property
     def primary(self) -> BayesianResult:
@@ -153,7 +161,7 @@ def _run(spec: Spec, progressbar: bool | None) -> Analysis:
             engine=spec.sensitivity.get("engine", "exact"),
             thresholds=tuple(spec.report.get("thresholds", (1.0, 0.8))),
         )
-    return Analysis(
+    analysis = Analysis(
         spec=spec,
         data=data,
         frequentist=freq,
@@ -165,6 +173,39 @@ def _run(spec: Spec, progressbar: bool | None) -> Analysis:
         subgroup_tests=_subgroup_tests(spec, data, categorical),
         overall=_overall(spec, data) if moderators else None,
     )
+    analysis.robustness = _robustness(spec, analysis)
+    return analysis
+
+
+def _robustness(spec: Spec, analysis: Analysis) -> dict[str, Any]:
+    """Leave-one-out, influence diagnostics, Baujat, GOSH and cumulative meta-analysis, as the
+    spec's [influence] and [cumulative] tables ask (frequentist: the comparator fit; Bayesian:
+    the fit without Monte-Carlo error)."""
+    out: dict[str, Any] = {}
+    freq, exact = analysis.comparator, analysis.exact_fit
+    plain = not analysis.moderators
+    thresholds = tuple(
+        spec.report.get("thresholds", (1.0, 0.8) if analysis.data.is_ratio else (0.0,))
+    )
+    settings = spec.influence
+    if settings is not None:
+        if settings.get("leave_one_out", True) and plain:
+            if freq is not None:
+                out["leave_one_out_frequentist"] = leave_one_out(freq)
+            if exact is not None:
+                out["leave_one_out_bayesian"] = leave_one_out(exact, thresholds)
+        if settings.get("diagnostics", True) and freq is not None:
+            out["influence"] = influence(freq)
+            out["baujat"] = baujat(freq)
+        if settings.get("gosh", False) and freq is not None and plain:
+            out["gosh"] = gosh(freq, max_subsets=int(settings.get("gosh_subsets", 20_000)))
+    if spec.cumulative is not None and plain:
+        order = spec.cumulative.get("order", "year")
+        if freq is not None:
+            out["cumulative_frequentist"] = cumulative(freq, order)
+        if exact is not None:
+            out["cumulative_bayesian"] = cumulative(exact, order, thresholds)
+    return out
 
 
 def _subgroup_tests(spec: Spec, data: EffectData, terms: list[Any]) -> list[SubgroupTest]:

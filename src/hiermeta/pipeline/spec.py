@@ -39,6 +39,8 @@ _SCHEMA: dict[str, set[str]] = {
         "sensitivity",
         "simulation",
         "report",
+        "influence",
+        "cumulative",
     },
     "data": {
         "dataset",
@@ -76,6 +78,8 @@ _SCHEMA: dict[str, set[str]] = {
     "engines": {"bayesian", "frequentist", "ci"},
     "nuts": {"draws", "tune", "chains", "target_accept", "random_seed", "parameterisation"},
     "sensitivity": {"catalogue", "engine"},
+    "influence": {"leave_one_out", "diagnostics", "gosh", "gosh_subsets"},
+    "cumulative": {"order", "level"},
     "simulation": {"k", "tau", "hr", "strata", "random_seed", "events", "stratum"},
     "report": {"thresholds", "pi_kind", "ci_level", "subgroup", "treatment", "benefit"},
 }
@@ -105,6 +109,8 @@ class Spec:
     nuts: dict[str, Any]
     sensitivity: dict[str, Any] | None
     simulation: dict[str, Any] | None
+    influence: dict[str, Any] | None
+    cumulative: dict[str, Any] | None
     report: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -341,6 +347,8 @@ def spec_from_dict(raw: dict[str, Any], path: Path) -> Spec:
         nuts=raw.get("nuts", {}),
         sensitivity=raw.get("sensitivity"),
         simulation=simulation,
+        influence=raw.get("influence"),
+        cumulative=raw.get("cumulative"),
         report=raw.get("report", {}),
     )
     spec.mu_prior(), spec.tau_prior(), spec.beta_prior()  # validate priors now

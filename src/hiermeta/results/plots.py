@@ -19,13 +19,18 @@ from hiermeta.results.contract import MetaResult, q_text
 from hiermeta.results.intervals import PI_KIND_SHORT, probability_text, z_critical
 
 __all__ = [
+    "baujat_plot",
     "bubble_plot",
+    "cumulative_plot",
     "forest",
     "forest_rows",
+    "gosh_plot",
+    "leave_one_out_plot",
     "pooled_rows",
     "posterior_plot",
     "sensitivity_plot",
     "tau_plot",
+    "trajectory_plot",
 ]
 
 OBSERVED = "#222222"
@@ -585,4 +590,142 @@ def sensitivity_plot(
     _ratio_axis(ax)
     ax.set_xlabel(f"{measure} (log scale)")
     ax.legend(fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2)
+    return ax
+
+
+def _interval_rows(
+    table: pd.DataFrame, measure: str, is_ratio: bool, ax: Axes, colour: str = POOLED
+) -> None:
+    """One estimate with its interval per row of a table (estimate, ci_low, ci_high)."""
+    to_ratio = np.exp if is_ratio else (lambda x: x)
+    positions = -np.arange(len(table))
+    est = to_ratio(table["estimate"].to_numpy(dtype=float))
+    low = to_ratio(table["ci_low"].to_numpy(dtype=float))
+    high = to_ratio(table["ci_high"].to_numpy(dtype=float))
+    ax.errorbar(
+        est, positions, xerr=[est - low, high - est], fmt="o", color=colour, capsize=2, ms=4
+    )
+    ax.set_yticks(positions, [_short(str(s)) for s in table.index], fontsize=8)
+    for y, e, lo, hi in zip(positions, est, low, high, strict=True):
+        ax.text(
+            1.02,
+            float(y),
+            f"{e:.2f} [{lo:.2f}, {hi:.2f}]",
+            transform=ax.get_yaxis_transform(),
+            fontsize=7.5,
+            va="center",
+            family="monospace",
+        )
+    ax.axvline(1.0 if is_ratio else 0.0, color="grey", lw=0.8, ls="--")
+    if is_ratio:
+        _ratio_axis(ax)
+    ax.set_xlabel(measure)
+    ax.grid(axis="x", alpha=0.3)
+
+
+def leave_one_out_plot(
+    table: pd.DataFrame, full: MetaResult, ax: Axes | None = None, **kwargs: Any
+) -> Axes:
+    """The pooled effect with each study left out (rows), against the full result (band)."""
+    ax = _new_axes(ax, kwargs.pop("figsize", (9, 0.3 * len(table) + 1.6)))
+    data = full.data
+    _interval_rows(table, data.measure, data.is_ratio, ax)
+    pooled = full.pooled()
+    e, lo, hi = full._natural([pooled.estimate, pooled.low, pooled.high])
+    ax.axvspan(lo, hi, color=SHRUNK, alpha=0.12, label=f"all studies: {e:.2f} [{lo:.2f}, {hi:.2f}]")
+    ax.axvline(e, color=SHRUNK, lw=1)
+    ax.set_title(
+        f"Pooled {data.measure} leaving out each study ({full.label})", fontsize=10, loc="left"
+    )
+    ax.legend(fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.04))
+    return ax
+
+
+def cumulative_plot(
+    table: pd.DataFrame, fit: MetaResult, ax: Axes | None = None, **kwargs: Any
+) -> Axes:
+    """Cumulative forest plot: the pooled effect after each study is added (top to bottom)."""
+    ax = _new_axes(ax, kwargs.pop("figsize", (9, 0.3 * len(table) + 1.6)))
+    _interval_rows(table, fit.data.measure, fit.data.is_ratio, ax)
+    ax.set_title(
+        f"Cumulative {fit.data.measure}: adding one study at a time ({fit.label})",
+        fontsize=10,
+        loc="left",
+    )
+    return ax
+
+
+def trajectory_plot(table: pd.DataFrame, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """P(effect < threshold) for the mean and a new study after each study is added."""
+    columns = [c for c in table.columns if c.startswith("P(")]
+    if not columns:
+        raise InputError(
+            "trajectory_plot needs probabilities: a cumulative table of a Bayesian fit"
+        )
+    ax = _new_axes(ax, kwargs.pop("figsize", (8, 3.8)))
+    steps = np.arange(1, len(table) + 1)
+    for i, column in enumerate(columns):
+        style = "--" if column.startswith("P(new") else "-"
+        ax.plot(steps, table[column], style, marker="o", ms=3, color=f"C{i // 2}", label=column)
+    ax.axhline(0.95, color="grey", lw=0.8, ls=":")
+    ax.set_ylim(0, 1)
+    ax.set_xticks(
+        steps, [_short(str(s), 18) for s in table.index], rotation=60, ha="right", fontsize=7
+    )
+    ax.set_ylabel("posterior probability")
+    ax.set_title(
+        "How the evidence accumulated: P(effect < threshold) after each study",
+        fontsize=10,
+        loc="left",
+    )
+    ax.legend(fontsize=7.5, frameon=False, ncol=2)
+    return ax
+
+
+def baujat_plot(table: pd.DataFrame, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Baujat plot: contribution to heterogeneity (x) against influence on the result (y)."""
+    ax = _new_axes(ax, kwargs.pop("figsize", (7, 5)))
+    ax.scatter(table["x"], table["y"], s=18, color=SHRUNK)
+    for name, row in table.iterrows():
+        ax.annotate(
+            _short(str(name), 24),
+            (row["x"], row["y"]),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    ax.set_xlabel("contribution to the overall heterogeneity (squared Pearson residual)")
+    ax.set_ylabel("influence on the pooled result")
+    ax.set_title(
+        "Baujat plot: studies far right or high drive heterogeneity or the result",
+        fontsize=10,
+        loc="left",
+    )
+    return ax
+
+
+def gosh_plot(
+    result: Any, measure: str = "HR", is_ratio: bool = True, ax: Axes | None = None, **kwargs: Any
+) -> Axes:
+    """GOSH plot: the pooled estimate against I² over subsets of the studies."""
+    ax = _new_axes(ax, kwargs.pop("figsize", (7, 5)))
+    table = result.table
+    x = np.exp(table["estimate"]) if is_ratio else table["estimate"]
+    if len(table) > 2000:
+        ax.hexbin(
+            x,
+            table["I2"],
+            gridsize=50,
+            bins="log",
+            cmap="Blues",
+            xscale="log" if is_ratio else "linear",
+        )
+    else:
+        ax.scatter(x, table["I2"], s=4, alpha=0.4, color=SHRUNK)
+    if is_ratio:
+        _ratio_axis(ax)
+    which = "every subset" if result.all_subsets else f"{len(table):,} random subsets"
+    ax.set_xlabel(f"pooled {measure} ({result.method})")
+    ax.set_ylabel("I² (%)")
+    ax.set_title(f"GOSH: {which} of the studies", fontsize=10, loc="left")
     return ax

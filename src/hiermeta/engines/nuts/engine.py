@@ -144,8 +144,8 @@ class NutsResult(BayesianResult):
 
     def parameters(self) -> list[str]:
         names = super().parameters()
-        if self.structure.tau_groups > 1:
-            names += [f"tau[{g}]" for g in self.tau_group_levels]
+        if self.structure.tau_groups > 1:  # one tau per subgroup instead of one tau
+            names = [n for n in names if n != "tau"] + [f"tau[{g}]" for g in self.tau_group_levels]
         if self.structure.clusters:
             names.append("tau_cohort")
         return names

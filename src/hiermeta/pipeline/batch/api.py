@@ -112,6 +112,7 @@ def batch(
     thresholds: Sequence[float] = (1.0, 0.8),
     random_seed: int = 0,
     progress: bool | Progress | None = None,
+    leave_one_out: bool = False,
 ) -> BatchResult:
     """Fit many meta-analyses and return one tidy table (one row per task).
 
@@ -149,6 +150,11 @@ def batch(
     ci_level, thresholds
         Credible level of every interval; thresholds t (reporting scale, e.g. HR) of the
         P(effect < t) columns, for the mean and for a new study.
+    leave_one_out
+        Add leave-one-out summary columns to each row (``loo_effect_min``/``max``,
+        ``loo_most_influential``, ``loo_p_mean_below_min``, ``influential_studies``): which
+        published meta-analyses hang on one study. Models without moderators, exact and
+        frequentist engines (empty for the others).
     random_seed
         Batch seed: a task without its own seed gets one derived from this and its id.
     progress
@@ -171,7 +177,10 @@ def batch(
     if n_workers is not None and not (isinstance(n_workers, int) and n_workers >= 1):
         raise InputError(f"n_workers must be a positive whole number; got {n_workers!r}")
     settings = RowSettings(
-        ci_level=_level(ci_level), thresholds=_thresholds(thresholds), batch_seed=random_seed
+        ci_level=_level(ci_level),
+        thresholds=_thresholds(thresholds),
+        batch_seed=random_seed,
+        leave_one_out=bool(leave_one_out),
     )
     task_list = _tasks(
         tasks, engine, tau_prior, mu_prior, moderators, (nuts, frequentist), analysis, columns
@@ -189,6 +198,7 @@ def batch(
         "thresholds": list(settings.thresholds),
         "random_seed": settings.batch_seed,
         "posteriors": bool(posteriors),
+        **({"leave_one_out": True} if leave_one_out else {}),  # older folders stay resumable
     }
     kept: dict[str, Any] = {}
     # connect first: an unreachable scheduler is reported before anything is written
@@ -200,7 +210,7 @@ def batch(
         pending = [t for t in task_list if t.task_id not in done]
         rows: dict[str, dict[str, Any]] = dict(store.rows) if store else {}
         report = _progress(progress, len(task_list), len(task_list) - len(pending))
-        units = _units(pending, posteriors, scheduler is not None, n_workers)
+        units = _units(pending, posteriors or leave_one_out, scheduler is not None, n_workers)
         try:
             for outcomes in run_units(units, settings, posteriors, client):
                 recorded = store.append(outcomes) if store else [o.row for o in outcomes]
@@ -337,7 +347,7 @@ def _units(
 def _table(
     tasks: list[Task], rows: dict[str, dict[str, Any]], settings: RowSettings
 ) -> pd.DataFrame:
-    columns = all_columns(settings.thresholds)
+    columns = all_columns(settings.thresholds, settings.leave_one_out)
     records = [rows[t.task_id] for t in tasks if t.task_id in rows]
     table = pd.DataFrame.from_records(records, columns=columns)
     return table

@@ -57,7 +57,9 @@ def run_unit(tasks: list[Task], settings: RowSettings, posteriors: bool = False)
     """Run tasks; one outcome per task, in the order given."""
     outcomes: dict[str, Outcome] = {}
     # analyses of similar size share a pass (less padding of the study axis)
-    fast = sorted((t for t in tasks if vectorised(t, posteriors)), key=lambda t: t.data.k)  # type: ignore[union-attr]
+    # leave-one-out needs each analysis's own fit: the per-analysis path
+    per_analysis = posteriors or settings.leave_one_out
+    fast = sorted((t for t in tasks if vectorised(t, per_analysis)), key=lambda t: t.data.k)  # type: ignore[union-attr]
     for start in range(0, len(fast), VECTOR_CHUNK):
         chunk = fast[start : start + VECTOR_CHUNK]
         try:

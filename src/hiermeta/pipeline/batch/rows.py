@@ -85,6 +85,8 @@ class RowSettings:
     ci_level: float = 0.95
     thresholds: tuple[float, ...] = (1.0, 0.8)
     batch_seed: int = 0
+    #: Add the leave-one-out summary columns (LOO_COLUMNS) to every row.
+    leave_one_out: bool = False
 
     @property
     def probs(self) -> tuple[float, float, float]:
@@ -98,9 +100,23 @@ def probability_columns(thresholds: Sequence[float]) -> list[str]:
     return [f"p_{who}_below_{t:g}" for who in ("mean", "new") for t in thresholds]
 
 
-def all_columns(thresholds: Sequence[float]) -> list[str]:
+#: Leave-one-out summary columns (``leave_one_out=True``): the range of the pooled effect
+#: (reporting scale) over the fits without each study, the study whose omission moves it
+#: most, the smallest P(effect < first threshold) without one study (Bayesian), and the studies
+#: metafor's influence() flags (frequentist).
+LOO_COLUMNS = (
+    "loo_effect_min",
+    "loo_effect_max",
+    "loo_most_influential",
+    "loo_p_mean_below_min",
+    "influential_studies",
+)
+
+
+def all_columns(thresholds: Sequence[float], leave_one_out: bool = False) -> list[str]:
     """Every column of the results table, in order."""
-    return [*COLUMNS, *probability_columns(thresholds), *DIAGNOSTIC_COLUMNS]
+    extra = LOO_COLUMNS if leave_one_out else ()
+    return [*COLUMNS, *probability_columns(thresholds), *DIAGNOSTIC_COLUMNS, *extra]
 
 
 def worker_name() -> str:
@@ -115,7 +131,7 @@ def options_text(options: Any) -> str:
 
 def base_row(task: Task, settings: RowSettings) -> dict[str, Any]:
     """The columns known before fitting (task identity, data size)."""
-    row: dict[str, Any] = dict.fromkeys(all_columns(settings.thresholds))
+    row: dict[str, Any] = dict.fromkeys(all_columns(settings.thresholds, settings.leave_one_out))
     bayes = task.bayesian
     row.update(
         task_id=task.task_id,
@@ -209,6 +225,8 @@ def row_from_result(
         pred_kind=pred.kind if pred else "",
     )
     row.update(seconds=seconds, converged=not result.failed_diagnostics())
+    if settings.leave_one_out:
+        row.update(_loo_columns(result, settings))
     table = result.diagnostics()
     if table is not None:
         values = table["value"]
@@ -222,6 +240,29 @@ def row_from_result(
             attempts=result.attempts_made,
         )
     return row
+
+
+def _loo_columns(result: MetaResult, settings: RowSettings) -> dict[str, Any]:
+    """The leave-one-out summary of a fit (empty where it is not defined: moderators, NUTS)."""
+    from hiermeta.analyses.influence import influence, leave_one_out
+
+    if result.is_regression or result.monte_carlo or result.k < 3:
+        return {}
+    table = leave_one_out(result, settings.thresholds)
+    effect = np.asarray(result._natural(table["estimate"].to_numpy(dtype=float)))
+    moved = np.abs(table["estimate"].to_numpy(dtype=float) - result.pooled().estimate)
+    out: dict[str, Any] = {
+        "loo_effect_min": float(effect.min()),
+        "loo_effect_max": float(effect.max()),
+        "loo_most_influential": str(table.index[int(np.argmax(moved))]),
+    }
+    first = f"P({result.data.measure} < {settings.thresholds[0]:g})"
+    if first in table.columns:
+        out["loo_p_mean_below_min"] = float(table[first].min())
+    if result.family == "frequentist":
+        flags = influence(result)
+        out["influential_studies"] = "; ".join(str(s) for s in flags.index[flags["influential"]])
+    return out
 
 
 def clean(value: Any) -> Any:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from hiermeta.analyses.compare import compare
+from hiermeta.analyses.influence import first_crossing
 from hiermeta.data.design import Design
 from hiermeta.pipeline.report.render import Block
 from hiermeta.pipeline.report.statements import (
@@ -181,6 +182,8 @@ def blocks(analysis: Any, figures: dict[str, str], meta: str, index_link: str) -
         _comparison_section,
         _truth_section,
         _sensitivity_section,
+        _influence_section,
+        _cumulative_section,
         _diagnostics_section,
     ):
         out += section(analysis, figures)
@@ -450,6 +453,125 @@ def _sensitivity_section(analysis: Any, figures: dict[str, str]) -> list[Block]:
                 "Pooled estimate and prediction interval under each prior.",
             )
         )
+    return out
+
+
+def _ratio_first(table: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """Ratio-scale columns first; log-scale estimate columns renamed ``log …``."""
+    ratio = [c for c in (measure, f"{measure} ci_low", f"{measure} ci_high") if c in table]
+    if not ratio:
+        return table
+    rest = [
+        c
+        for c in table.columns
+        if c not in ratio and c not in ("estimate", "ci_low", "ci_high", "se")
+    ]
+    return table[ratio + rest]
+
+
+def _influence_section(analysis: Any, figures: dict[str, str]) -> list[Block]:
+    r = analysis.robustness
+    if not any(
+        key in r
+        for key in ("leave_one_out_frequentist", "leave_one_out_bayesian", "influence", "gosh")
+    ):
+        return []
+    m = analysis.data.measure
+    out = [Block("h2", "Influence and leave-one-out")]
+    if analysis.moderators:
+        out.append(
+            Block(
+                "p",
+                "Leave-one-out and GOSH are defined for models without moderators; the influence diagnostics below are for the meta-regression.",
+            )
+        )
+    if "leave_one_out_bayesian" in r:
+        out.append(
+            Block(
+                "table",
+                _ratio_first(r["leave_one_out_bayesian"], m),
+                f"{analysis.exact_fit.label} without each study (every row an exact refit).",
+            )
+        )
+    if "leave_one_out_frequentist" in r:
+        out.append(
+            Block(
+                "table",
+                _ratio_first(r["leave_one_out_frequentist"], m),
+                f"{analysis.comparator.label} without each study (as metafor's leave1out).",
+            )
+        )
+    for name in ("leave_one_out", "baujat", "gosh"):
+        if name in figures:
+            out.append(
+                Block(
+                    "image",
+                    figures[name],
+                    {
+                        "leave_one_out": "Pooled effect leaving out each study.",
+                        "baujat": "Baujat plot.",
+                        "gosh": "GOSH plot.",
+                    }[name],
+                )
+            )
+    if "influence" in r:
+        table = r["influence"]
+        flagged = [str(s) for s in table.index[table["influential"]]]
+        out.append(
+            Block(
+                "table",
+                table,
+                "metafor's influence diagnostics: influential = |DFFITS| > 3√(p/(k−p)), Cook's distance beyond the χ²(p) median, hat > 3p/k or |DFBETAS| > 1.",
+            )
+        )
+        out.append(
+            Block(
+                "p",
+                f"Influential studies: {', '.join(flagged)}."
+                if flagged
+                else "No study is influential by metafor's rules.",
+            )
+        )
+    return out
+
+
+def _cumulative_section(analysis: Any, figures: dict[str, str]) -> list[Block]:
+    r = analysis.robustness
+    if "cumulative_frequentist" not in r and "cumulative_bayesian" not in r:
+        return []
+    m = analysis.data.measure
+    order = analysis.spec.cumulative.get("order", "year")
+    out = [
+        Block("h2", "Cumulative meta-analysis"),
+        Block(
+            "p", f"Studies added in order of {order}; each row is the fit of the studies so far."
+        ),
+    ]
+    table = r.get("cumulative_bayesian")
+    if table is not None:
+        lines = [
+            first_crossing(table, c)
+            for c in table.columns
+            if c.startswith("P(") and not c.startswith("P(new")
+        ]
+        out.append(Block("list", lines))
+        out.append(
+            Block("table", _ratio_first(table, m), f"{analysis.exact_fit.label}, after each study.")
+        )
+    if "cumulative_frequentist" in r:
+        out.append(
+            Block(
+                "table",
+                _ratio_first(r["cumulative_frequentist"], m),
+                f"{analysis.comparator.label}, after each study (as metafor's cumul).",
+            )
+        )
+    for name, caption in (
+        ("cumulative", "Cumulative forest plot."),
+        ("trajectory", "P(effect < threshold) after each study."),
+    ):
+        if name in figures:
+            out.append(Block("image", figures[name], caption))
     return out
 
 

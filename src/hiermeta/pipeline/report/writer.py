@@ -51,6 +51,9 @@ def build_summary(analysis: Any) -> dict[str, Any]:
         out["sensitivity"] = analysis.sensitivity.reset_index().to_dict(orient="records")
     if analysis.agreement is not None:
         out["agreement"] = analysis.agreement.reset_index().to_dict(orient="records")
+    for name, table in analysis.robustness.items():
+        if name != "gosh":  # GOSH: thousands of subsets — in the report's figure, not the JSON
+            out.setdefault("robustness", {})[name] = table.reset_index().to_dict(orient="records")
     if analysis.truth is not None:
         out["truth"] = {str(k): float(v) for k, v in analysis.truth["true_effect"].items()}
     return jsonable(out)
@@ -91,11 +94,36 @@ def _figures(analysis: Any, folder: Path) -> dict[str, str]:
         drawings["sensitivity"] = lambda: plots.sensitivity_plot(
             analysis.sensitivity, analysis.data.measure
         )
+    drawings.update(_robustness_drawings(analysis, plots))
     figures = {}
     for name, draw in drawings.items():
         _save(draw(), folder / f"{name}.png")
         figures[name] = f"{name}.png"
     return figures
+
+
+def _robustness_drawings(analysis: Any, plots: Any) -> dict[str, Any]:
+    """Figures of the influence and cumulative analyses that were run."""
+    r, out = analysis.robustness, {}
+    loo = r.get("leave_one_out_bayesian")
+    if loo is not None:
+        out["leave_one_out"] = lambda: plots.leave_one_out_plot(loo, analysis.exact_fit)
+    elif "leave_one_out_frequentist" in r:
+        table = r["leave_one_out_frequentist"]
+        out["leave_one_out"] = lambda: plots.leave_one_out_plot(table, analysis.comparator)
+    if "baujat" in r:
+        out["baujat"] = lambda: plots.baujat_plot(r["baujat"])
+    if "gosh" in r:
+        m, ratio = analysis.data.measure, analysis.data.is_ratio
+        out["gosh"] = lambda: plots.gosh_plot(r["gosh"], m, ratio)
+    cumulative = r.get("cumulative_bayesian")
+    if cumulative is not None:
+        out["cumulative"] = lambda: plots.cumulative_plot(cumulative, analysis.exact_fit)
+        out["trajectory"] = lambda: plots.trajectory_plot(cumulative)
+    elif "cumulative_frequentist" in r:
+        table = r["cumulative_frequentist"]
+        out["cumulative"] = lambda: plots.cumulative_plot(table, analysis.comparator)
+    return out
 
 
 def write_report(analysis: Any, out: str | Path, index_link: str = "") -> Path:
