@@ -724,7 +724,7 @@ def _announce(attempt: Attempt, number: int, plan: list[tuple[str, float, int]])
             f"NUTS attempt {number} failed ({', '.join(attempt.failed)}); retrying with the "
             f"{param} parameterisation, target_accept={accept}, tune={tune}",
             RemedyWarning,
-            stacklevel=4,
+            stacklevel=5,  # the caller of hm.bayesian
         )
 
 
