@@ -112,9 +112,7 @@ def cumulative(
     positions = _order(fit.data, order)
     rows = []
     for j in range(1, fit.k + 1):
-        keep = np.zeros(fit.k, dtype=bool)
-        keep[positions[:j]] = True
-        sub = fit.refit(_in_order(fit.data, positions[:j]))
+        sub = fit.refit(fit.data.take(positions[:j]))
         rows.append({"added": fit.data.study[positions[j - 1]], **_row(sub, thresholds)})
     return pd.DataFrame(rows).set_index("added")
 
@@ -130,28 +128,6 @@ def _order(data: EffectData, order: str | Sequence[int] | None) -> np.ndarray:
     if sorted(positions.tolist()) != list(range(data.k)):
         raise InputError(f"order must list every study position 0..{data.k - 1} once")
     return positions
-
-
-def _in_order(data: EffectData, positions: np.ndarray) -> EffectData:
-    """The studies at ``positions``, in that order."""
-    mask = np.zeros(data.k, dtype=bool)
-    mask[positions] = True
-    sub = data.subset(mask)
-    rank = {s: i for i, s in enumerate(data.study[p] for p in positions)}
-    order = sorted(range(sub.k), key=lambda i: rank[sub.study[i]])
-    if order == list(range(sub.k)):
-        return sub
-    from dataclasses import replace
-
-    return replace(
-        sub,
-        study=tuple(sub.study[i] for i in order),
-        y=sub.y[order],
-        se=sub.se[order],
-        covariates=sub.covariates.iloc[order].reset_index(drop=True),
-        cluster=None if sub.cluster is None else tuple(sub.cluster[i] for i in order),
-        conversions=tuple(sub.conversions[i] for i in order) if sub.conversions else (),
-    )
 
 
 def first_crossing(table: pd.DataFrame, column: str, level: float = 0.95) -> str:

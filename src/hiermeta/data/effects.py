@@ -181,7 +181,13 @@ class EffectData:
             raise InputError(f"mask has shape {keep.shape}, expected ({self.k},)")
         if not keep.any():
             raise InputError("the subset is empty: no study satisfies the condition")
-        index = np.flatnonzero(keep)
+        return self.take(np.flatnonzero(keep))
+
+    def take(self, positions: Sequence[int] | np.ndarray) -> EffectData:
+        """The studies at ``positions``, in that order (a new object)."""
+        index = [int(i) for i in positions]
+        if not index:
+            raise InputError("the subset is empty: no study was chosen")
         return replace(
             self,
             study=tuple(self.study[i] for i in index),

@@ -30,7 +30,7 @@ from hiermeta.results.intervals import check_level, jsonable
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["Estimate", "Heterogeneity", "MetaResult", "q_text"]
+__all__ = ["Estimate", "Heterogeneity", "MetaResult", "q_text", "summary_row"]
 
 
 class Estimate(NamedTuple):
@@ -84,6 +84,19 @@ class Heterogeneity(NamedTuple):
             parts.append(f"I² = {self.i2:.0f}%{bounds}")
         parts.append(q_text(self.q, self.q_df, self.q_p))
         return "; ".join(parts)
+
+
+def summary_row(name: str, est: Estimate, p_value: float = float("nan")) -> dict[str, Any]:
+    """One row of :meth:`MetaResult.summary` (engines add their own rows with it)."""
+    return {
+        "param": name,
+        "estimate": est.estimate,
+        "se": est.se,
+        "ci_low": est.low,
+        "ci_high": est.high,
+        "p_value": p_value,
+        "interval": est.interval,
+    }
 
 
 def q_text(q: float, df: int, p: float) -> str:
@@ -355,18 +368,7 @@ class MetaResult(ABC):
         rows: list[dict[str, Any]] = []
 
         def add(name: str, est: Estimate, p_value: float = np.nan, effect: bool = True) -> None:
-            rows.append(
-                {
-                    "param": name,
-                    "estimate": est.estimate,
-                    "se": est.se,
-                    "ci_low": est.low,
-                    "ci_high": est.high,
-                    "p_value": p_value,
-                    "interval": est.interval,
-                    "_effect": effect,
-                }
-            )
+            rows.append({**summary_row(name, est, p_value), "_effect": effect})
 
         for name in self.effect_params():
             add(name, self.effect(name, level), self._p_value(name))

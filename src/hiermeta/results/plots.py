@@ -244,15 +244,7 @@ def forest(
             labels.append(f"{name} ({comparator.engine})")
             values.append((y_pos, interval(other_row.est, other_row.low, other_row.high), ""))
             y_pos -= 1
-        ax.text(
-            0.01,
-            y_pos + 0.1,
-            het,
-            transform=ax.get_yaxis_transform(),
-            fontsize=7,
-            style="italic",
-            va="center",
-        )
+        _note(ax, y_pos + 0.1, het)
         y_pos -= 1.3
 
     for group in groups:
@@ -290,15 +282,7 @@ def forest(
         pooled_block(p, result, c, het, "pooled" if not by else f"pooled, {by} = {group}")
     if by:
         text = f"residual heterogeneity (model with {by}): {result.heterogeneity(level).text()}"
-        ax.text(
-            0.01,
-            y_pos + 0.3,
-            text,
-            transform=ax.get_yaxis_transform(),
-            fontsize=7,
-            style="italic",
-            va="center",
-        )
+        _note(ax, y_pos + 0.3, text)
         y_pos -= 1.2
     if by and overall is not None:
         p = pooled_rows(overall, None, level).iloc[0]
@@ -370,6 +354,13 @@ def forest(
     )
     ax.grid(axis="x", alpha=0.3)
     return ax
+
+
+def _note(ax: Axes, y: float, text: str) -> None:
+    """A small italic line under a forest-plot block (heterogeneity)."""
+    ax.text(
+        0.01, y, text, transform=ax.get_yaxis_transform(), fontsize=7, style="italic", va="center"
+    )
 
 
 def _forest_legend(

@@ -28,6 +28,7 @@ from hiermeta.engines.nuts.models import (
 )
 from hiermeta.errors import ConvergenceWarning, InputError, RemedyWarning, unknown_option
 from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior
+from hiermeta.results.contract import summary_row
 from hiermeta.results.posterior import BayesianResult, SamplePosterior, ScalarPosterior
 
 __all__ = ["NutsResult", "fit_nuts", "sweep_options"]
@@ -177,21 +178,11 @@ class NutsResult(BayesianResult):
     def _extra_summary_rows(self, level: float) -> list[dict[str, Any]]:
         """One tau per subgroup (``tau[<level>]``) and the between-cohort SD ``tau_cohort``."""
         text = f"{level:.0%} CrI (central; value = median)"
-        rows = []
-        for name in self.default_summary_params():
-            if name.startswith("tau") and name != "tau":
-                est = self._estimate_of(name, level, text)
-                rows.append(
-                    {
-                        "param": name,
-                        "estimate": est.estimate,
-                        "se": est.se,
-                        "ci_low": est.low,
-                        "ci_high": est.high,
-                        "interval": text,
-                    }
-                )
-        return rows
+        return [
+            summary_row(name, self._estimate_of(name, level, text))
+            for name in self.default_summary_params()
+            if name.startswith("tau") and name != "tau"
+        ]
 
     @property
     def attempts_made(self) -> int:
