@@ -182,3 +182,22 @@ def test_batch_leave_one_out_columns_equal_the_analysis(tmp_path) -> None:
         flags = influence(hm.frequentist(effects))
         expected = "; ".join(flags.index[flags["influential"]])
         assert (table.loc[f"{name}|REML", "influential_studies"] or "") == expected
+
+
+def test_gosh_samples_subsets_when_there_are_too_many_and_reports_progress() -> None:
+    calls: list[tuple[int, int]] = []
+    fit = hm.frequentist(_data("bcg"), "DL")
+    result = gosh(fit, max_subsets=700, random_seed=3, progress=lambda d, t: calls.append((d, t)))
+    assert not result.all_subsets and len(result.table) == 700
+    masks = result.table[list(fit.data.study)].to_numpy()
+    assert (
+        len({m.tobytes() for m in masks}) == 700 and masks.any(axis=1).all()
+    )  # distinct, non-empty
+    assert calls[-1] == (700, 700)
+    again = gosh(fit, max_subsets=700, random_seed=3, progress=False)
+    assert again.table.equals(result.table)  # seeded
+    # each sampled subset is the same fit as that subset alone (oracle: the frequentist engine)
+    row = result.table.iloc[5]
+    alone = hm.frequentist(fit.data.subset(masks[5]), "DL")
+    assert row["estimate"] == pytest.approx(alone.estimate, rel=1e-12)
+    assert row["tau2"] == pytest.approx(alone.tau2, rel=1e-12, abs=1e-15)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -256,12 +257,20 @@ def gosh(
     fit: MetaResult,
     max_subsets: int = 20_000,
     random_seed: int | None = 0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: bool | Callable[[int, int], None] | None = None,
 ) -> Gosh:
     """Fit the same model (estimator) to every subset of the studies — all of them when there
     are at most ``max_subsets`` (k ≤ 14 at the default), else a random sample of that many
-    distinct subsets of every size (seeded). ``progress(done, total)`` is called as it goes.
+    distinct subsets of every size (seeded). ``progress=True`` shows a progress bar on stderr
+    (default: when stderr is a terminal); a callable ``progress(done, total)`` is called
+    instead.
     """
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if progress is True:
+        progress = _progress_bar
+    elif progress is False:
+        progress = None
     from hiermeta.engines.frequentist.tau2 import estimate_tau2
     from hiermeta.results.heterogeneity import fixed_effect_q, gls
 
@@ -304,6 +313,16 @@ def gosh(
     )
     included = pd.DataFrame(np.array([r[5] for r in rows]), columns=list(f.data.study))
     return Gosh(pd.concat([table, included], axis=1), everything, f.method)
+
+
+def _progress_bar(done: int, total: int) -> None:
+    """``GOSH [#########-----------]  450/1,023 subsets`` redrawn on one stderr line."""
+    filled = int(30 * done / total)
+    end = "\n" if done == total else ""
+    sys.stderr.write(
+        f"\rGOSH [{'#' * filled}{'-' * (30 - filled)}] {done:,}/{total:,} subsets{end}"
+    )
+    sys.stderr.flush()
 
 
 def _combinations(k: int, size: int) -> Any:

@@ -173,11 +173,11 @@ def _run(spec: Spec, progressbar: bool | None) -> Analysis:
         subgroup_tests=_subgroup_tests(spec, data, categorical),
         overall=_overall(spec, data) if moderators else None,
     )
-    analysis.robustness = _robustness(spec, analysis)
+    analysis.robustness = _robustness(spec, analysis, progressbar)
     return analysis
 
 
-def _robustness(spec: Spec, analysis: Analysis) -> dict[str, Any]:
+def _robustness(spec: Spec, analysis: Analysis, progressbar: bool | None) -> dict[str, Any]:
     """Leave-one-out, influence diagnostics, Baujat, GOSH and cumulative meta-analysis, as the
     spec's [influence] and [cumulative] tables ask (frequentist: the comparator fit; Bayesian:
     the fit without Monte-Carlo error)."""
@@ -198,7 +198,8 @@ def _robustness(spec: Spec, analysis: Analysis) -> dict[str, Any]:
             out["influence"] = influence(freq)
             out["baujat"] = baujat(freq)
         if settings.get("gosh", False) and freq is not None and plain:
-            out["gosh"] = gosh(freq, max_subsets=int(settings.get("gosh_subsets", 20_000)))
+            subsets = int(settings.get("gosh_subsets", 20_000))
+            out["gosh"] = gosh(freq, max_subsets=subsets, progress=progressbar)
     if spec.cumulative is not None and plain:
         order = spec.cumulative.get("order", "year")
         if freq is not None:

@@ -677,12 +677,14 @@ def baujat_plot(table: pd.DataFrame, ax: Axes | None = None, **kwargs: Any) -> A
     """Baujat plot: contribution to heterogeneity (x) against influence on the result (y)."""
     ax = _new_axes(ax, kwargs.pop("figsize", (7, 5)))
     ax.scatter(table["x"], table["y"], s=18, color=SHRUNK)
-    for name, row in table.iterrows():
+    # neighbours in x get labels above and below in turn, so close points stay readable
+    order = np.argsort(np.argsort(table["x"].to_numpy()))
+    for rank, (name, row) in zip(order, table.iterrows(), strict=True):
         ax.annotate(
             _short(str(name), 24),
             (row["x"], row["y"]),
             fontsize=7,
-            xytext=(3, 3),
+            xytext=(3, 3 if rank % 2 == 0 else -9),
             textcoords="offset points",
         )
     ax.set_xlabel("contribution to the overall heterogeneity (squared Pearson residual)")
