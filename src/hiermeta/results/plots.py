@@ -302,25 +302,8 @@ def forest(
     ax.set_yticks(ticks, labels, fontsize=8)
     measure = result.data.measure
     for y, text, weight in values:
-        ax.text(
-            1.02,
-            y,
-            text,
-            transform=ax.get_yaxis_transform(),
-            fontsize=7.5,
-            va="center",
-            family="monospace",
-        )
-        ax.text(
-            1.27,
-            y,
-            weight,
-            transform=ax.get_yaxis_transform(),
-            fontsize=7.5,
-            va="center",
-            ha="right",
-            family="monospace",
-        )
+        _column_text(ax, 1.02, y, text)
+        _column_text(ax, 1.27, y, weight, ha="right")
     ax.text(
         1.02,
         1.0,
@@ -354,6 +337,12 @@ def forest(
     )
     ax.grid(axis="x", alpha=0.3)
     return ax
+
+
+def _column_text(ax: Axes, x: float, y: float, text: str, ha: str = "left") -> None:
+    """A number column right of the axes (x in axes units, y in data units)."""
+    transform = ax.get_yaxis_transform()
+    ax.text(x, y, text, transform=transform, fontsize=7.5, va="center", ha=ha, family="monospace")
 
 
 def _note(ax: Axes, y: float, text: str) -> None:
@@ -598,15 +587,7 @@ def _interval_rows(
     )
     ax.set_yticks(positions, [_short(str(s)) for s in table.index], fontsize=8)
     for y, e, lo, hi in zip(positions, est, low, high, strict=True):
-        ax.text(
-            1.02,
-            float(y),
-            f"{e:.2f} [{lo:.2f}, {hi:.2f}]",
-            transform=ax.get_yaxis_transform(),
-            fontsize=7.5,
-            va="center",
-            family="monospace",
-        )
+        _column_text(ax, 1.02, float(y), f"{e:.2f} [{lo:.2f}, {hi:.2f}]")
     ax.axvline(1.0 if is_ratio else 0.0, color="grey", lw=0.8, ls="--")
     if is_ratio:
         _ratio_axis(ax)
