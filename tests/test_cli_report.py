@@ -142,6 +142,7 @@ def test_report_numbers_equal_the_api(
     assert f"{fit.prob(1.0, param='design=obs'):.3f}" in (out / "report.md").read_text()
 
 
+@pytest.mark.slow  # writes two full reports
 def test_same_seed_same_summary_bytes(good_csv: Path, tmp_path: Path) -> None:
     for name in ("a", "b"):
         assert main(["fit", str(good_csv), *FIT_ARGS, "--out", str(tmp_path / name)]) == 0

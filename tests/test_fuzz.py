@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -61,6 +62,7 @@ def _analyse(frame: pd.DataFrame, on_unusable: str) -> None:
         fit.quantile("tau", [0.5])
 
 
+@pytest.mark.slow  # property-based fuzzing with a fixed budget
 @settings(
     max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -121,6 +123,7 @@ def test_cli_rejects_arbitrary_bytes_cleanly(content: bytes, tmp_path_factory) -
     )  # no temp folder left
 
 
+@pytest.mark.slow  # a 10,000-study analysis
 def test_ten_thousand_studies(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     y = rng.normal(-0.2, 0.3, 10_000)

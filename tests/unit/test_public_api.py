@@ -7,6 +7,8 @@ import subprocess
 import sys
 import types
 
+import pytest
+
 import hiermeta as hm
 
 
@@ -21,6 +23,7 @@ def test_no_function_hides_a_subpackage() -> None:
             assert isinstance(getattr(hm, name), types.ModuleType), name
 
 
+@pytest.mark.slow  # two fresh Python processes
 def test_import_neither_imports_pymc_nor_matplotlib_nor_sets_a_backend() -> None:
     code = (
         "import sys, hiermeta; "

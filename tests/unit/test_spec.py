@@ -24,6 +24,7 @@ def test_every_spec_key_is_documented(section: str) -> None:
     assert sorted(_SCHEMA[section] - documented) == []
 
 
+@pytest.mark.slow  # writes a full report
 def test_report_ci_level_is_used_everywhere(tmp_path: Path) -> None:
     spec = tmp_path / "bcg.toml"
     spec.write_text('[data]\ndataset = "bcg"\n[report]\nci_level = 0.9\n')
