@@ -87,3 +87,30 @@ def test_errors_name_the_users_own_input(tmp_path: Path, capsys, extra, message)
     assert main(["fit", str(csv), *cols, *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and "fit.toml" not in err and "Traceback" not in err
+
+
+@pytest.mark.slow  # a NUTS fit in a fresh process
+def test_without_a_terminal_there_are_no_progress_tables(tmp_path: Path) -> None:
+    """Run as a log would see it: stderr is a pipe, not a terminal (no PyMC progress table)."""
+    import subprocess
+    import sys
+
+    csv = tmp_path / "s.csv"
+    csv.write_text("study,hr,lo,hi\nA,0.66,0.49,0.88\nB,1.04,0.81,1.34\nC,0.53,0.36,0.78\n")
+    code = "import sys; from hiermeta.cli import main; sys.exit(main(sys.argv[1:]))"
+    args = [
+        "fit",
+        str(csv),
+        "--estimate",
+        "hr",
+        "--lower",
+        "lo",
+        "--upper",
+        "hi",
+        "--engine",
+        "nuts",
+    ]
+    run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "NUTS attempt 1 of at most 3 (marginal, target_accept 0.9, tune 1000)" in run.stderr
+    assert "Progress" not in run.stderr and "━" not in run.stderr

@@ -388,7 +388,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return 0
     if args.command == "batch":
         return _run_batch(args)
-    progress = not getattr(args, "no_progress", False) and not args.json
+    # progress tables only on a terminal; logs and CI get one line per sampling attempt
+    interactive = sys.stderr.isatty()
+    progress = interactive and not getattr(args, "no_progress", False) and not args.json
     _log_attempts(progress)
     import hiermeta as hm
 
