@@ -182,7 +182,6 @@ def influence(fit: MetaResult) -> pd.DataFrame:
     s2w = f.s2w
     unscaled = f.cov / s2w
     hat = w * np.einsum("ij,jk,ik->i", X, unscaled, X)
-    weight = 100 * w / w.sum()
     svb = np.linalg.inv(f.cov)
     columns: dict[str, list[float]] = {
         c: [] for c in ("rstudent", "dffits", "cook_d", "cov_r", "tau2_del", "QE_del")
@@ -209,7 +208,7 @@ def influence(fit: MetaResult) -> pd.DataFrame:
         columns["QE_del"].append(sub.q)
     table = pd.DataFrame(columns, index=pd.Index(f.data.study, name="study"))
     table["hat"] = hat
-    table["weight"] = weight
+    table["weight"] = f.study_weights()  # metafor's weights(): pinned by the influence test
     for j, name in enumerate(f.design.names):
         table[f"dfbetas {'mu' if j == 0 else name}"] = dfbetas[:, j]
     table["influential"] = (
@@ -272,7 +271,7 @@ def gosh(
     elif progress is False:
         progress = None
     from hiermeta.engines.frequentist.tau2 import estimate_tau2
-    from hiermeta.results.heterogeneity import fixed_effect_q, gls
+    from hiermeta.results.heterogeneity import fixed_effect_q, gls, i2_h2
 
     f = _frequentist(fit, "GOSH")
     if f.is_regression:
@@ -294,11 +293,7 @@ def gosh(
         tau2 = 0.0 if (f.method == "FE" or len(ys) == 1) else estimate_tau2(f.method, ys, vs, ones)
         beta = gls(ys, vs, ones, tau2)[0]
         q = fixed_effect_q(ys, vs, ones)
-        i2 = (
-            (100 * tau2 / (q.vt + tau2) if tau2 > 0 else 0.0)
-            if f.method != "FE"
-            else (max(0.0, 100 * (q.q - q.df) / q.q) if q.q > 0 else 0.0)
-        )
+        i2 = i2_h2(f.method, tau2, q.q, q.vt, q.df)[0]
         rows.append((len(ys), float(beta[0]), q.q, i2, tau2, mask))
         if progress is not None and (done % 500 == 0 or done == n):
             progress(done, n)

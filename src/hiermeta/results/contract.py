@@ -24,7 +24,7 @@ import pandas as pd
 from hiermeta.data.design import Design
 from hiermeta.data.effects import EffectData
 from hiermeta.errors import InputError, unknown_option
-from hiermeta.results.heterogeneity import QStatistic, fixed_effect_q
+from hiermeta.results.heterogeneity import QStatistic, fixed_effect_q, i2_percent
 from hiermeta.results.intervals import check_level, jsonable
 
 if TYPE_CHECKING:
@@ -259,7 +259,7 @@ class MetaResult(ABC):
         q = self.q_statistic()
 
         def i2(t: float) -> float:
-            return 100 * t**2 / (q.vt + t**2) if q.vt > 0 else float("nan")
+            return i2_percent(t**2, q.vt)
 
         return Heterogeneity(
             tau=tau,

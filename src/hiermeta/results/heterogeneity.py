@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats
 
-__all__ = ["QStatistic", "fixed_effect_q", "gls", "trace_p"]
+__all__ = ["QStatistic", "fixed_effect_q", "gls", "i2_h2", "i2_percent", "trace_p"]
 
 
 class QStatistic(NamedTuple):
@@ -55,3 +55,17 @@ def fixed_effect_q(y: np.ndarray, v: np.ndarray, X: np.ndarray) -> QStatistic:
     _, cov, w, resid = gls(y, v, X, 0.0)
     q = max(0.0, float(np.sum(w * resid**2)))
     return QStatistic(q, k - p, float(stats.chi2.sf(q, k - p)), (k - p) / trace_p(w, X, cov))
+
+
+def i2_percent(tau2: float, vt: float) -> float:
+    """I² (%) from tau² and the typical within-study variance, as metafor (NaN without one)."""
+    return 100 * tau2 / (vt + tau2) if vt > 0 else float("nan")
+
+
+def i2_h2(method: str, tau2: float, q: float, vt: float, df: int) -> tuple[float, float]:
+    """I² (%) and H² as metafor computes them (``i2def = "1"``; from Q for fixed effect)."""
+    if df < 1:
+        return 0.0, 1.0
+    if method == "FE":
+        return (max(0.0, 100 * (q - df) / q) if q > 0 else 0.0), q / df
+    return i2_percent(tau2, vt), tau2 / vt + 1

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 
 from hiermeta.errors import InputError
 from hiermeta.results.contract import MetaResult, q_text
+from hiermeta.results.heterogeneity import fixed_effect_q
 from hiermeta.results.intervals import PI_KIND_SHORT, probability_text, z_critical
 
 __all__ = [
@@ -161,8 +162,6 @@ def pooled_rows(result: MetaResult, by: str | None = None, level: float = 0.95) 
 
 def _subgroup_q(result: MetaResult, mask: np.ndarray) -> str:
     """Cochran's Q of the studies in one subgroup (their own fixed-effect fit)."""
-    from hiermeta.results.heterogeneity import fixed_effect_q
-
     y, v = result.data.y[mask], result.data.variance[mask]
     if len(y) < 2:
         return "one study: no heterogeneity statistic"

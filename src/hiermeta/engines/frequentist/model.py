@@ -23,7 +23,7 @@ from hiermeta.engines.frequentist.tau2 import (
 )
 from hiermeta.errors import HiermetaWarning, InputError, unknown_option
 from hiermeta.results.contract import Estimate, Heterogeneity, MetaResult
-from hiermeta.results.heterogeneity import fixed_effect_q
+from hiermeta.results.heterogeneity import fixed_effect_q, i2_h2, i2_percent
 from hiermeta.results.intervals import (
     PI_KIND_SHORT,
     PI_KIND_TEXT,
@@ -239,8 +239,8 @@ class FrequentistResult(MetaResult):
             "tau2_high": high,
             "tau_low": float(np.sqrt(low)),
             "tau_high": float(np.sqrt(high)),
-            "i2_low": 100 * low / (self.vt + low),
-            "i2_high": 100 * high / (self.vt + high),
+            "i2_low": i2_percent(low, self.vt),
+            "i2_high": i2_percent(high, self.vt),
             "h2_low": 1 + low / self.vt,
             "h2_high": 1 + high / self.vt,
         }
@@ -346,8 +346,7 @@ class FrequentistResult(MetaResult):
 
     def heterogeneity(self, ci_level: float | None = None) -> Heterogeneity:
         tau = self.tau_estimate(ci_level)
-        i2_low = 100 * tau.low**2 / (self.vt + tau.low**2) if self.vt > 0 else float("nan")
-        i2_high = 100 * tau.high**2 / (self.vt + tau.high**2) if self.vt > 0 else float("nan")
+        i2_low, i2_high = i2_percent(tau.low**2, self.vt), i2_percent(tau.high**2, self.vt)
         return Heterogeneity(
             tau, self.tau2, self.i2, i2_low, i2_high, self.h2, self.q, self.q_df, self.q_p
         )
@@ -456,7 +455,7 @@ def frequentist(
     if ci_name == "knapp-hartung":
         cov = cov * float(np.sum(w * resid**2)) / (k - p)
     q, _, q_p, vt = fixed_effect_q(y, v, X)
-    i2, h2 = _i2_h2(method_name, tau2, q, vt, k - p)
+    i2, h2 = i2_h2(method_name, tau2, q, vt, k - p)
     qm, qm_df, qm_p = _moderator_test(beta, cov, ci_name, k)
     return FrequentistResult(
         data=data,
@@ -481,15 +480,6 @@ def frequentist(
         notes=tuple(notes),
         pi_kind=pi_kind,
     )
-
-
-def _i2_h2(method: str, tau2: float, q: float, vt: float, df: int) -> tuple[float, float]:
-    """I² (%) and H² as metafor computes them (``i2def = "1"``; from Q for fixed effect)."""
-    if df < 1:
-        return 0.0, 1.0
-    if method == "FE":
-        return (max(0.0, 100 * (q - df) / q) if q > 0 else 0.0), q / df
-    return 100 * tau2 / (vt + tau2), tau2 / vt + 1
 
 
 def _moderator_test(
