@@ -31,21 +31,35 @@ from hiermeta.analyses import (
     subgroup_test,
 )
 from hiermeta.data import (
+    MEASURES,
     EffectData,
     datasets,
     from_2x2,
+    from_correlations,
+    from_events,
     from_log_se,
+    from_means,
     from_oe_v,
+    from_proportions,
     from_ratio_ci,
     from_ratio_p,
     load_dataset,
     load_effects,
 )
 from hiermeta.data.convert import CONVERTERS, convert
+from hiermeta.data.revman import read_revman, revman_effects
 from hiermeta.data.simulate import simulate
 from hiermeta.engines.api import bayesian
 from hiermeta.engines.exact.engine import ExactResult
-from hiermeta.engines.frequentist import FrequentistResult, SubgroupResult, frequentist, subgroups
+from hiermeta.engines.frequentist import (
+    ClassicResult,
+    FrequentistResult,
+    SubgroupResult,
+    frequentist,
+    mantel_haenszel,
+    peto,
+    subgroups,
+)
 from hiermeta.engines.nuts.engine import NutsResult
 from hiermeta.engines.registry import ENGINES
 from hiermeta.errors import (
@@ -68,11 +82,13 @@ from hiermeta.results.posterior import BayesianResult
 __all__ = [
     "CONVERTERS",
     "ENGINES",
+    "MEASURES",
     "Analysis",
     "AsymmetricCIWarning",
     "BatchResult",
     "BatchWarning",
     "BayesianResult",
+    "ClassicResult",
     "ConvergenceWarning",
     "EffectData",
     "Estimate",
@@ -104,8 +120,12 @@ __all__ = [
     "first_crossing",
     "frequentist",
     "from_2x2",
+    "from_correlations",
+    "from_events",
     "from_log_se",
+    "from_means",
     "from_oe_v",
+    "from_proportions",
     "from_ratio_ci",
     "from_ratio_p",
     "gosh",
@@ -115,9 +135,13 @@ __all__ = [
     "load_effects",
     "load_spec",
     "loo",
+    "mantel_haenszel",
+    "peto",
     "priors",
     "read_csv",
+    "read_revman",
     "report",
+    "revman_effects",
     "run_spec",
     "sensitivity",
     "simulate",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import warnings
 from collections.abc import Sequence
@@ -41,25 +40,47 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no sampling progress bar")
     fit = sub.add_parser(
         "fit",
-        help="fit a CSV of study results (ratios with CIs, log estimates with SEs, or 2×2 counts)",
+        help="fit a CSV of study results (ratios with CIs, estimates with SEs, 2×2 counts, means, proportions, correlations) or a RevMan 5 file",
         description=(
-            "Fit a CSV with one row per study. Give --estimate/--lower/--upper (a ratio and its "
-            "CI), --y/--se (log-scale estimates), or --ai/--bi/--ci/--di (2×2 counts). The "
-            "separator and decimal mark are detected (',' and '.', or ';' and ',') unless given."
+            "Fit a CSV with one row per study, giving the columns of one input kind: "
+            "--estimate/--lower/--upper (a ratio and its CI), --y/--se (analysis-scale "
+            "estimates), --ai/--bi/--ci/--di (2×2 counts), --events1/--n1/--events2/--n2, "
+            "--m1/--sd1/--n1/--m2/--sd2/--n2 (means and SDs), --events/--n (proportions), "
+            "--r/--n (correlations) or --o-minus-e/--v (log-rank). The separator and decimal "
+            "mark are detected (',' and '.', or ';' and ',') unless given. A RevMan 5 file "
+            "(.rm5) takes --outcome instead of columns."
         ),
     )
-    fit.add_argument("csv", help="CSV file, one row per study")
-    fit.add_argument("--measure", type=str.upper, help="HR, OR, RR… (default HR; OR for 2×2)")
+    fit.add_argument("csv", help="CSV file, one row per study, or a RevMan 5 file (.rm5)")
+    fit.add_argument(
+        "--measure",
+        type=str.upper,
+        help="HR, OR, RR, RD, MD, SMD, ROM, PLO, PR, ZCOR… (default: the input kind's first)",
+    )
     for name, text in [
         ("estimate", "column with the ratio (with --lower and --upper)"),
         ("lower", "column with the lower CI bound"),
         ("upper", "column with the upper CI bound"),
-        ("y", "column with log-scale estimates (with --se)"),
+        ("y", "column with analysis-scale estimates, e.g. log HRs (with --se)"),
         ("se", "column with their standard errors"),
         ("ai", "2×2: events in the treated group"),
         ("bi", "2×2: non-events in the treated group"),
         ("ci", "2×2: events in the control group"),
         ("di", "2×2: non-events in the control group"),
+        ("events1", "events in the treated group (with --n1, --events2, --n2)"),
+        ("events2", "events in the control group"),
+        ("m1", "means: mean of the treated group (with --sd1 --n1 --m2 --sd2 --n2)"),
+        ("sd1", "means: SD of the treated group"),
+        ("n1", "size of the treated group"),
+        ("m2", "means: mean of the control group"),
+        ("sd2", "means: SD of the control group"),
+        ("n2", "size of the control group"),
+        ("events", "proportions: events in the single group (with --n)"),
+        ("r", "correlations: the correlation coefficient (with --n)"),
+        ("n", "group or sample size (proportions, correlations)"),
+        ("o-minus-e", "log-rank O − E (with --v)"),
+        ("v", "log-rank variance V"),
+        ("outcome", "RevMan file: the outcome id (CMP-001.01) or name"),
         ("study", "column with study labels"),
     ]:
         fit.add_argument(f"--{name}", help=text)
@@ -73,10 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.add_argument(
         "--tau-prior",
-        default="halfnormal(0.5)",
-        help="e.g. halfnormal(0.5), halfcauchy(0.5), inversegamma(2.42,0.30)",
+        help="e.g. halfnormal(0.5), halfcauchy(0.5), inversegamma(2.42,0.30) "
+        "(default: the measure's, see docs/measures.md)",
     )
-    fit.add_argument("--mu-prior", default="normal(0,1)", help="e.g. normal(0,1), flat()")
+    fit.add_argument(
+        "--mu-prior", help="e.g. normal(0,1), flat() (default: the measure's, see docs/measures.md)"
+    )
     fit.add_argument("--engine", default="exact", choices=["exact", "nuts"])
     fit.add_argument(
         "--method", default="REML", type=str.upper, help="frequentist tau² method (default REML)"
@@ -231,22 +254,40 @@ def _run_batch(args: argparse.Namespace) -> int:
     return 0
 
 
-#: The column options of each input kind of ``fit`` (converter argument names).
+#: The column options of each input kind of ``fit`` (converter argument names); the first
+#: option of each kind is the one that says which kind is meant.
 FIT_INPUTS = {
     "ratio_ci": ("estimate", "lower", "upper"),
     "log_se": ("y", "se"),
     "2x2": ("ai", "bi", "ci", "di"),
+    "events": ("events1", "n1", "events2", "n2"),
+    "means": ("m1", "sd1", "n1", "m2", "sd2", "n2"),
+    "proportions": ("events", "n"),
+    "correlations": ("r", "n"),
+    "oe_v": ("o_minus_e", "v"),
 }
+#: The measure each input kind assumes when --measure is not given.
+FIT_MEASURE = {
+    "2x2": "OR",
+    "events": "OR",
+    "means": "SMD",
+    "proportions": "PLO",
+    "correlations": "ZCOR",
+}
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def _fit_input(args: argparse.Namespace) -> str:
     """Which input kind the given column options describe (exactly one must be complete)."""
-    given = [kind for kind, names in FIT_INPUTS.items() if any(getattr(args, n) for n in names)]
+    given = [kind for kind, names in FIT_INPUTS.items() if getattr(args, names[0])]
     if len(given) != 1:
-        options = "; ".join(" ".join(f"--{n}" for n in names) for names in FIT_INPUTS.values())
+        options = "; ".join(" ".join(map(_option, names)) for names in FIT_INPUTS.values())
         raise InputError(f"give the columns of one input kind: {options}")
     kind = given[0]
-    missing = [f"--{n}" for n in FIT_INPUTS[kind] if not getattr(args, n)]
+    missing = [_option(n) for n in FIT_INPUTS[kind] if not getattr(args, n)]
     if missing:
         raise InputError(f"{kind} input needs {', '.join(missing)} as well")
     return kind
@@ -254,22 +295,22 @@ def _fit_input(args: argparse.Namespace) -> str:
 
 def _spec_for_fit(args: argparse.Namespace) -> dict[str, Any]:
     """The spec (as a dictionary) equivalent to the ``fit`` arguments: one runner for both."""
-    kind = _fit_input(args)
-    data: dict[str, Any] = {"csv": Path(args.csv).name, "input": kind}
-    data.update({n: getattr(args, n) for n in FIT_INPUTS[kind]})
-    data["measure"] = args.measure or ("OR" if kind == "2x2" else "HR")
-    if kind == "ratio_ci":
-        try:
-            data["ci_level"] = float(args.ci_level)
-        except ValueError:
-            data["ci_level"] = args.ci_level
-    for name in ("study", "sep", "decimal"):
-        if getattr(args, name):
-            data[name] = getattr(args, name)
+    if _is_revman(args):
+        data: dict[str, Any] = {"revman": Path(args.csv).name}
+        if not args.outcome:
+            raise InputError(
+                f"{Path(args.csv).name}: a RevMan file needs --outcome (an outcome id or name)"
+            )
+        data["outcome"] = args.outcome
+        if args.measure:
+            data["measure"] = args.measure
+    else:
+        data = _fit_data(args)
+    priors = {k: v for k, v in (("tau", args.tau_prior), ("mu", args.mu_prior)) if v}
     spec: dict[str, Any] = {
         "title": f"Meta-analysis of {Path(args.csv).name}",
         "data": data,
-        "priors": {"tau": args.tau_prior, "mu": args.mu_prior},
+        "priors": priors,
         "engines": {
             "bayesian": [args.engine],
             "frequentist": [args.method],
@@ -289,13 +330,36 @@ def _spec_for_fit(args: argparse.Namespace) -> dict[str, Any]:
     return spec
 
 
+def _is_revman(args: argparse.Namespace) -> bool:
+    return Path(args.csv).suffix.lower() == ".rm5"
+
+
+def _fit_data(args: argparse.Namespace) -> dict[str, Any]:
+    """The spec's [data] table for a CSV and the column options."""
+    kind = _fit_input(args)
+    data: dict[str, Any] = {"csv": Path(args.csv).name, "input": kind}
+    data.update({n: getattr(args, n) for n in FIT_INPUTS[kind]})
+    data["measure"] = args.measure or FIT_MEASURE.get(kind, "HR")
+    if kind == "ratio_ci":
+        try:
+            data["ci_level"] = float(args.ci_level)
+        except ValueError:
+            data["ci_level"] = args.ci_level
+    for name in ("study", "sep", "decimal"):
+        if getattr(args, name):
+            data[name] = getattr(args, name)
+    return data
+
+
 def _check_fit_columns(args: argparse.Namespace) -> None:
     """Every named column exists in the CSV: an error names the option and the file."""
     import hiermeta as hm
 
     path = Path(args.csv)
+    if _is_revman(args):
+        return  # the RevMan reader names the outcome and its studies itself
     frame = hm.read_csv(path, args.sep, args.decimal)
-    named = {f"--{n}": getattr(args, n) for names in FIT_INPUTS.values() for n in names}
+    named = {_option(n): getattr(args, n) for names in FIT_INPUTS.values() for n in names}
     named["--study"] = args.study
     named["--cumulative"] = args.cumulative
     for column in args.moderator:
@@ -345,11 +409,15 @@ def _print_summary(summary: dict) -> None:
         print(f"  Frequentist {label}: {_frequentist_text(summary['measure'], fit)}")
 
 
-def _frequentist_text(m: str, fit: dict) -> str:
+def _frequentist_text(measure: str, fit: dict) -> str:
     """Pooled effect (or one per subgroup), prediction interval and heterogeneity."""
+    from hiermeta import MEASURES
+
+    info = MEASURES[measure]
+    m = info.reported  # "HR", "proportion", "r"
 
     def natural(x: float) -> float:
-        return math.exp(x) if fit["ratio"] else x
+        return float(info.to_natural(x))
 
     level = f"{fit['ci_level']:.0%} CI"
     if fit["levels"]:

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from hiermeta.data.effects import EffectData
-from hiermeta.priors import MuPrior, TauPrior, catalogue
+from hiermeta.priors import MuPrior, TauPrior
+from hiermeta.priors.defaults import catalogue_for
 
 __all__ = ["sensitivity"]
 
@@ -28,7 +29,8 @@ def sensitivity(
     Parameters
     ----------
     priors
-        Name → tau prior (default :func:`hiermeta.priors.catalogue` ``("logHR")``).
+        Name → tau prior (default: the catalogue for the data's measure,
+        :func:`hiermeta.priors.defaults.catalogue_for`).
     engine
         ``"exact"`` (default: milliseconds per prior) or ``"nuts"`` (priors the NUTS engine
         cannot use, e.g. Jeffreys, are reported with the reason instead of a result).
@@ -43,7 +45,7 @@ def sensitivity(
     from hiermeta.engines.api import bayesian
     from hiermeta.engines.registry import get_engine
 
-    priors = priors or catalogue("logHR")
+    priors = priors or catalogue_for(data)
     chosen = get_engine(engine, "bayesian")
     rows = []
     fits: dict[str, Any] = {}

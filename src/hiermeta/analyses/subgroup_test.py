@@ -18,7 +18,8 @@ import numpy as np
 from hiermeta.data.effects import EffectData
 from hiermeta.engines.exact.engine import fit_exact
 from hiermeta.engines.frequentist import frequentist, subgroups
-from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior
+from hiermeta.priors import MuPrior, TauPrior
+from hiermeta.priors.defaults import default_mu, default_tau
 
 __all__ = ["SubgroupTest", "subgroup_test"]
 
@@ -67,7 +68,7 @@ def subgroup_test(
     level_map = {moderator: list(levels)} if levels else None
     reml = frequentist(data, "REML", moderators=[moderator], levels=level_map)
     separate = subgroups(data, by=moderator, method="REML", levels=levels)
-    mu_prior, tau_prior = mu_prior or DEFAULT_MU, tau_prior or DEFAULT_TAU
+    mu_prior, tau_prior = mu_prior or default_mu(data), tau_prior or default_tau(data)
     with_groups = fit_exact(
         data, mu_prior, tau_prior, [moderator], beta_prior=beta_prior, levels=level_map
     )

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from hiermeta.data.effects import ADDITIVE_MEASURES, RATIO_MEASURES, EffectData
 from hiermeta.errors import (
@@ -37,10 +37,15 @@ __all__ = [
     "convert",
     "converter_arguments",
     "from_2x2",
+    "from_correlations",
+    "from_events",
     "from_log_se",
+    "from_means",
     "from_oe_v",
+    "from_proportions",
     "from_ratio_ci",
     "from_ratio_p",
+    "read_2x2",
 ]
 
 OnUnusable = Literal["raise", "exclude"]
@@ -227,6 +232,7 @@ def _finish(
     covariates: Sequence[str] | None,
     cluster: str | None,
     on_unusable: OnUnusable,
+    outcome_sd: float | None = None,
 ) -> EffectData:
     if on_unusable not in ("raise", "exclude"):
         raise unknown_option("on_unusable", on_unusable, ["raise", "exclude"])
@@ -259,6 +265,7 @@ def _finish(
         cluster=table.cluster(cluster, usable),
         conversions=tuple(c for c, ok in zip(conversions, usable, strict=True) if ok),
         excluded=excluded,
+        outcome_sd=outcome_sd,
     )
 
 
@@ -582,6 +589,7 @@ def from_2x2(
     *,
     add: float = 0.5,
     to: Literal["only0", "all", "none"] = "only0",
+    drop00: bool = False,
     cluster: str | None = None,
     duplicates: Duplicates = "error",
 ) -> EffectData:
@@ -599,6 +607,10 @@ def from_2x2(
         Continuity correction: ``add`` is added to every cell of the studies selected by
         ``to`` — ``"only0"`` (studies with a zero cell; the default, as escalc), ``"all"`` or
         ``"none"``.
+    drop00
+        Exclude (and list in ``EffectData.excluded``) studies with no events in either group
+        or only events in both (escalc's ``drop00``; default False, as escalc: such a study
+        is kept with the continuity correction).
     """
     measure = _check_measure(measure, ("OR", "RR", "RD"))
     if to not in ("only0", "all", "none"):
@@ -640,9 +652,233 @@ def from_2x2(
         "(use a continuity correction)"
         for ok, row in zip(usable, cells, strict=True)
     ]
+    if drop00:
+        double = ((cells[:, 0] == 0) & (cells[:, 2] == 0)) | (
+            (cells[:, 1] == 0) & (cells[:, 3] == 0)
+        )
+        for j in np.flatnonzero(double):
+            usable[j] = False
+            reasons[j] = "no events in either group, or only events (drop00)"
     conversions = [
         f"{measure} from 2×2 counts" + (f" (+{add:g} continuity correction)" if cc else "")
         for cc in corrected
+    ]
+    return _finish(
+        table,
+        np.where(usable, y, np.nan),
+        np.sqrt(np.where(usable, var, np.nan)),
+        measure,
+        usable,
+        reasons,
+        conversions,
+        covariates,
+        cluster,
+        "exclude" if drop00 else "raise",
+    )
+
+
+def from_events(
+    df: pd.DataFrame,
+    events1: str,
+    n1: str,
+    events2: str,
+    n2: str,
+    study: str | None = None,
+    measure: str = "OR",
+    covariates: Sequence[str] | None = None,
+    *,
+    add: float = 0.5,
+    to: Literal["only0", "all", "none"] = "only0",
+    drop00: bool = False,
+    cluster: str | None = None,
+    duplicates: Duplicates = "error",
+) -> EffectData:
+    """OR, RR or RD from events and group sizes (escalc's ``ai, n1i, ci, n2i``): the 2×2
+    table is ``events1, n1 − events1, events2, n2 − events2``; see :func:`from_2x2`."""
+    table = _Table(df, study, [events1, n1, events2, n2], duplicates)
+    x1, x2 = _counts(table, events1), _counts(table, events2)
+    t1, t2 = _counts(table, n1, 1), _counts(table, n2, 1)
+    for i in range(len(x1)):
+        for x, t, xn, tn in ((x1[i], t1[i], events1, n1), (x2[i], t2[i], events2, n2)):
+            if x > t:
+                raise InputError(
+                    f"{table.who(i)}: {x:g} events in a group of {t:g} ({xn!r} > {tn!r})"
+                )
+    cells = pd.DataFrame({"_a": x1, "_b": t1 - x1, "_c": x2, "_d": t2 - x2, "_study": table.labels})
+    kept = [covariates] if isinstance(covariates, str) else list(covariates or [])
+    for name in [*kept, *([cluster] if cluster else [])]:
+        if name not in table.df.columns:
+            raise InputError(
+                f"column {name!r} not found; the table has columns {[str(c) for c in table.df.columns]}"
+            )
+        cells[name] = table.df[name].to_numpy()
+    return from_2x2(
+        cells,
+        "_a",
+        "_b",
+        "_c",
+        "_d",
+        "_study",
+        measure,
+        covariates,
+        add=add,
+        to=to,
+        drop00=drop00,
+        cluster=cluster,
+    )
+
+
+def _counts(table: _Table, column: str, at_least: int = 0) -> np.ndarray:
+    """A column of whole numbers ≥ ``at_least``, checked study by study."""
+    values = table.numeric(column)
+    for i, value in enumerate(values):
+        if value < at_least or value != math.floor(value):
+            raise InputError(
+                f"{table.who(i)}: {column!r} = {value:g} must be a whole number ≥ {at_least}"
+            )
+    return values
+
+
+def from_means(
+    df: pd.DataFrame,
+    m1: str,
+    sd1: str,
+    n1: str,
+    m2: str,
+    sd2: str,
+    n2: str,
+    study: str | None = None,
+    measure: str = "SMD",
+    covariates: Sequence[str] | None = None,
+    *,
+    cluster: str | None = None,
+    duplicates: Duplicates = "error",
+) -> EffectData:
+    """Mean difference, standardised mean difference or ratio of means from group means,
+    SDs and sizes (as metafor's ``escalc`` with its default ``vtype="LS"``).
+
+    * ``"MD"``: ``y = m1 − m2``, ``var = sd1²/n1 + sd2²/n2``.
+    * ``"SMD"``: Hedges' g, ``y = c(m)·(m1 − m2)/s_p`` with the pooled SD
+      ``s_p = √(((n1−1)sd1² + (n2−1)sd2²)/m)``, ``m = n1 + n2 − 2`` and the exact bias
+      correction ``c(m) = Γ(m/2) / (√(m/2)·Γ((m−1)/2))`` (Hedges 1981);
+      ``var = 1/n1 + 1/n2 + y²/(2(n1 + n2))``.
+    * ``"ROM"``: ``y = ln(m1/m2)``, ``var = sd1²/(n1·m1²) + sd2²/(n2·m2²)`` (both means
+      must be positive).
+
+    For an MD the outcome's SD (median of the studies' pooled SDs) is kept as
+    ``EffectData.outcome_sd``: the default priors are stated in that unit.
+    """
+    measure = _check_measure(measure, ("MD", "SMD", "ROM"))
+    table = _Table(df, study, [m1, sd1, n1, m2, sd2, n2], duplicates)
+    mean1, mean2 = table.numeric(m1), table.numeric(m2)
+    size1, size2 = _counts(table, n1, 1), _counts(table, n2, 1)
+    spread1, spread2 = table.numeric(sd1), table.numeric(sd2)
+    for i in range(len(mean1)):
+        for column, value in ((sd1, spread1[i]), (sd2, spread2[i])):
+            if value <= 0:
+                raise InputError(
+                    f"{table.who(i)}: standard deviation {column!r} = {value:g} must be positive"
+                )
+        if measure == "SMD" and size1[i] + size2[i] < 4:
+            raise InputError(
+                f"{table.who(i)}: an SMD needs n1 + n2 ≥ 4 for its bias correction; got "
+                f"{size1[i]:g} + {size2[i]:g}"
+            )
+        if measure == "ROM" and (mean1[i] <= 0 or mean2[i] <= 0):
+            raise InputError(
+                f"{table.who(i)}: a ratio of means needs positive means; got {mean1[i]:g} and "
+                f"{mean2[i]:g}"
+            )
+    m = size1 + size2 - 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = np.sqrt(((size1 - 1) * spread1**2 + (size2 - 1) * spread2**2) / m)
+    if measure == "MD":
+        y = mean1 - mean2
+        var = spread1**2 / size1 + spread2**2 / size2
+        how = "MD = m1 − m2, var = sd1²/n1 + sd2²/n2"
+    elif measure == "SMD":
+        correction = np.exp(
+            special.gammaln(m / 2) - np.log(np.sqrt(m / 2)) - special.gammaln((m - 1) / 2)
+        )
+        y = correction * (mean1 - mean2) / pooled
+        var = 1 / size1 + 1 / size2 + y**2 / (2 * (size1 + size2))
+        how = "Hedges' g (exact bias correction), var = 1/n1 + 1/n2 + g²/(2N)"
+    else:
+        y = np.log(mean1 / mean2)
+        var = spread1**2 / (size1 * mean1**2) + spread2**2 / (size2 * mean2**2)
+        how = "ROM = ln(m1/m2), var = sd1²/(n1·m1²) + sd2²/(n2·m2²)"
+    n = len(y)
+    finite = pooled[np.isfinite(pooled) & (pooled > 0)]
+    outcome_sd = float(np.median(finite)) if measure == "MD" and finite.size else None
+    return _finish(
+        table,
+        y,
+        np.sqrt(var),
+        measure,
+        np.ones(n, dtype=bool),
+        [""] * n,
+        [how] * n,
+        covariates,
+        cluster,
+        "raise",
+        outcome_sd,
+    )
+
+
+def from_proportions(
+    df: pd.DataFrame,
+    events: str,
+    n: str,
+    study: str | None = None,
+    measure: str = "PLO",
+    covariates: Sequence[str] | None = None,
+    *,
+    add: float = 0.5,
+    to: Literal["only0", "all", "none"] = "only0",
+    cluster: str | None = None,
+    duplicates: Duplicates = "error",
+) -> EffectData:
+    """Single-group proportions from events and group sizes (as metafor's ``escalc``).
+
+    * ``"PLO"``: logit proportion, ``y = ln(x/(n − x))``, ``var = 1/x + 1/(n − x)``.
+    * ``"PR"``: raw proportion, ``y = x/n``, ``var = p(1 − p)/n``.
+
+    ``add`` is added to the events and non-events of the studies selected by ``to``
+    (``"only0"``: none or all of the group had the event; as escalc).
+    """
+    measure = _check_measure(measure, ("PLO", "PR"))
+    if to not in ("only0", "all", "none"):
+        raise unknown_option("to", to, ["only0", "all", "none"])
+    table = _Table(df, study, [events, n], duplicates)
+    x = _counts(table, events)
+    size = _counts(table, n, 1)
+    for i in range(len(x)):
+        if x[i] > size[i]:
+            raise InputError(
+                f"{table.who(i)}: {x[i]:g} events in a group of {size[i]:g} ({events!r} > {n!r})"
+            )
+    edge = (x == 0) | (x == size)
+    corrected = {"only0": edge, "all": np.ones(len(x), bool), "none": np.zeros(len(x), bool)}[to]
+    shift = np.where(corrected, add, 0.0)
+    xc, rest = x + shift, size - x + shift
+    total = xc + rest
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if measure == "PLO":
+            y = np.log(xc / rest)
+            var = 1 / xc + 1 / rest
+        else:
+            p = xc / total
+            y, var = p, p * (1 - p) / total
+    usable = np.isfinite(y) & np.isfinite(var) & (var > 0)
+    reasons = [
+        ""
+        if ok
+        else f"{int(xi)} of {int(ni)} events give no finite {measure} (use a continuity correction)"
+        for ok, xi, ni in zip(usable, x, size, strict=True)
+    ]
+    conversions = [
+        f"{measure} from {int(xi)}/{int(ni)}" + (f" (+{add:g} continuity correction)" if cc else "")
+        for xi, ni, cc in zip(x, size, corrected, strict=True)
     ]
     return _finish(
         table,
@@ -658,6 +894,74 @@ def from_2x2(
     )
 
 
+def from_correlations(
+    df: pd.DataFrame,
+    r: str,
+    n: str,
+    study: str | None = None,
+    measure: str = "ZCOR",
+    covariates: Sequence[str] | None = None,
+    *,
+    cluster: str | None = None,
+    duplicates: Duplicates = "error",
+) -> EffectData:
+    """Correlation coefficients from ``r`` and the sample size (as metafor's ``escalc``).
+
+    * ``"ZCOR"``: Fisher's z, ``y = atanh(r)``, ``var = 1/(n − 3)``; results are reported back
+      as correlations (``tanh``).
+    * ``"COR"``: raw correlation, ``y = r``, ``var = (1 − r²)²/(n − 1)``.
+    """
+    measure = _check_measure(measure, ("ZCOR", "COR"))
+    table = _Table(df, study, [r, n], duplicates)
+    rho = table.numeric(r)
+    size = _counts(table, n, 4)
+    for i, value in enumerate(rho):
+        if not -1 < value < 1:
+            raise InputError(
+                f"{table.who(i)}: correlation {r!r} = {value:g} must lie strictly between −1 and 1"
+            )
+    if measure == "ZCOR":
+        y, var = np.arctanh(rho), 1 / (size - 3)
+        how = "Fisher z = atanh(r), var = 1/(n − 3)"
+    else:
+        y, var = rho, (1 - rho**2) ** 2 / (size - 1)
+        how = "r, var = (1 − r²)²/(n − 1)"
+    k = len(y)
+    return _finish(
+        table,
+        y,
+        np.sqrt(var),
+        measure,
+        np.ones(k, dtype=bool),
+        [""] * k,
+        [how] * k,
+        covariates,
+        cluster,
+        "raise",
+    )
+
+
+def read_2x2(
+    df: pd.DataFrame,
+    ai: str,
+    bi: str,
+    ci: str,
+    di: str,
+    study: str | None = None,
+    *,
+    duplicates: Duplicates = "error",
+) -> tuple[list[str], np.ndarray]:
+    """Study labels and the checked k × 4 array of 2×2 counts (events and non-events in the
+    first group, then in the second), for methods that pool the counts themselves
+    (Mantel–Haenszel, Peto)."""
+    table = _Table(df, study, [ai, bi, ci, di], duplicates)
+    cells = np.column_stack([_counts(table, c) for c in (ai, bi, ci, di)])
+    for i, row in enumerate(cells):
+        if row[0] + row[1] == 0 or row[2] + row[3] == 0:
+            raise InputError(f"{table.who(i)}: a group has no participants ({row.tolist()})")
+    return table.labels, cells
+
+
 # ================================================================== converters by name
 #: Converters by input kind: what specs (``[data] input``), batches and the CLI look up. A new
 #: converter is one function in this module plus one line here.
@@ -667,6 +971,10 @@ CONVERTERS: dict[str, Callable[..., EffectData]] = {
     "log_se": from_log_se,
     "oe_v": from_oe_v,
     "2x2": from_2x2,
+    "events": from_events,
+    "means": from_means,
+    "proportions": from_proportions,
+    "correlations": from_correlations,
 }
 
 

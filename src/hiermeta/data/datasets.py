@@ -8,17 +8,22 @@ folder is shipped as ``hiermeta/_bundled_data``.
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from hiermeta.data.convert import from_2x2, from_log_se, from_ratio_ci
+from hiermeta.data.convert import CONVERTERS, convert, converter_arguments
 from hiermeta.data.effects import EffectData
 from hiermeta.errors import InputError, unknown_option
 
 __all__ = ["data_dir", "datasets", "load_dataset", "load_effects"]
+
+
+#: Older names of input kinds in ``datasets.toml`` → the converter registry's names.
+INPUT_ALIASES = {"counts_2x2": "2x2", "log_var": "log_se", "mean_se": "log_se"}
 
 
 def data_dir() -> Path:
@@ -107,41 +112,19 @@ def load_effects(
     study = "label" if "study_label" in meta else cols.get("study")
     covs = meta.get("covariates", []) if covariates is None else covariates
     covs = [c for c in covs if frame[c].notna().all()]
-    kind = meta["input"]
-    if kind == "ratio_ci":
-        return from_ratio_ci(
-            frame,
-            estimate=cols["estimate"],
-            lower=cols["lower"],
-            upper=cols["upper"],
-            study=study,
-            ci_level=cols.get("ci_level", 0.95),
-            measure=meta["measure"],
-            covariates=covs,
-            cluster=meta.get("cluster"),
-            invert=cols.get("invert"),
-            p=cols.get("p"),
-            on_unusable="exclude",
-        )
-    if kind == "counts_2x2":
-        return from_2x2(
-            frame,
-            cols["ai"],
-            cols["bi"],
-            cols["ci"],
-            cols["di"],
-            study=study,
-            measure=meta["measure"],
-            covariates=covs,
-        )
-    if kind in ("log_var", "log_se", "mean_se"):
-        return from_log_se(
-            frame,
-            y=cols["y"],
-            se=cols.get("se"),
-            variance=cols.get("variance"),
-            study=study,
-            measure=meta["measure"],
-            covariates=covs,
-        )
-    raise InputError(f"dataset {name!r} has an unknown input kind {kind!r}")
+    kind = INPUT_ALIASES.get(meta["input"], meta["input"])
+    if kind not in CONVERTERS:
+        raise InputError(f"dataset {name!r} has an unknown input kind {kind!r}")
+    _, optional = converter_arguments(kind)
+    arguments: dict[str, Any] = {k: v for k, v in cols.items() if k != "study"}
+    arguments.update(study=study, covariates=covs)
+    settings = {
+        "measure": meta["measure"],
+        "cluster": meta.get("cluster"),
+        "on_unusable": "exclude",
+    }
+    arguments.update({k: v for k, v in settings.items() if k in optional and v is not None})
+    data = convert(kind, frame, **arguments)
+    if "outcome_sd" in meta:  # the outcome's known SD (stated in the card): the unit of MD priors
+        data = replace(data, outcome_sd=float(meta["outcome_sd"]))
+    return data

@@ -10,6 +10,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from hiermeta.constants import Z95
+from hiermeta.data.measures import MEASURES, Measure, get_measure
 from hiermeta.errors import InputError, unknown_option
 
 __all__ = ["ADDITIVE_MEASURES", "RATIO_MEASURES", "EffectData"]
@@ -18,9 +19,9 @@ __all__ = ["ADDITIVE_MEASURES", "RATIO_MEASURES", "EffectData"]
 MAX_SE_RATIO = 1e6
 
 #: Measures analysed on the log scale and reported on the ratio scale.
-RATIO_MEASURES = ("HR", "OR", "RR", "IRR", "ROM")
-#: Measures analysed and reported on their own (additive) scale.
-ADDITIVE_MEASURES = ("RD", "MD", "SMD", "COR", "GEN")
+RATIO_MEASURES = tuple(name for name, m in MEASURES.items() if m.is_ratio)
+#: Measures analysed on an additive scale (the measure itself, logit or Fisher z).
+ADDITIVE_MEASURES = tuple(name for name, m in MEASURES.items() if not m.is_ratio)
 
 
 def _readonly(values: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -54,6 +55,10 @@ class EffectData:
         How each study's ``y`` and ``se`` were obtained (for the methods section).
     excluded
         Rows that could not be used, with the reason (columns ``study``, ``reason``).
+    outcome_sd
+        For mean differences: the outcome's standard deviation (the median of the studies'
+        pooled within-group SDs), known when the data came from means and SDs. It is the
+        unit in which default priors for an MD are stated.
     """
 
     study: tuple[str, ...]
@@ -66,14 +71,18 @@ class EffectData:
     excluded: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame({"study": [], "reason": []}, dtype=object)
     )
+    outcome_sd: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "study", tuple(str(s) for s in self.study))
         object.__setattr__(self, "y", _readonly(self.y))
         object.__setattr__(self, "se", _readonly(self.se))
         k = len(self.study)
-        if self.measure not in RATIO_MEASURES + ADDITIVE_MEASURES:
-            raise unknown_option("measure", self.measure, RATIO_MEASURES + ADDITIVE_MEASURES)
+        get_measure(self.measure)
+        if self.outcome_sd is not None and not (
+            np.isfinite(self.outcome_sd) and self.outcome_sd > 0
+        ):
+            raise InputError(f"outcome_sd must be positive and finite; got {self.outcome_sd!r}")
         if self.y.shape != (k,) or self.se.shape != (k,):
             raise InputError(
                 f"y and se must have one value per study ({k}); got {self.y.shape} and "
@@ -134,38 +143,45 @@ class EffectData:
         return self.se**2
 
     @property
+    def measure_info(self) -> Measure:
+        """The measure's registry entry (scales, family, reporting name)."""
+        return get_measure(self.measure)
+
+    @property
     def is_ratio(self) -> bool:
         """True when the measure is a ratio analysed on the log scale."""
-        return self.measure in RATIO_MEASURES
+        return self.measure_info.is_ratio
+
+    @property
+    def back_transformed(self) -> bool:
+        """True when results are reported on another scale than the analysis scale."""
+        return self.measure_info.back_transformed
+
+    @property
+    def natural_label(self) -> str:
+        """Name of the reporting scale: ``"HR"``, ``"proportion"``, ``"r"``, ``"MD"``."""
+        return self.measure_info.reported
 
     @property
     def log_label(self) -> str:
-        """Name of the analysis scale, e.g. ``"log HR"``."""
-        return f"log {self.measure}" if self.is_ratio else self.measure
+        """Name of the analysis scale, e.g. ``"log HR"``, ``"Fisher z"``, ``"MD"``."""
+        return self.measure_info.analysis_label
 
     def to_natural(self, values: ArrayLike) -> np.ndarray:
-        """Map analysis-scale values to the reporting scale (``exp`` for ratio measures)."""
-        array = np.asarray(values, dtype=float)
-        if not self.is_ratio:
-            return array
-        with np.errstate(over="ignore"):  # exp of an absurdly wide interval is inf, not an error
-            return np.exp(array)
+        """Map analysis-scale values to the reporting scale (``exp`` for ratio measures,
+        the inverse logit for PLO, ``tanh`` for Fisher z)."""
+        return self.measure_info.to_natural(values)
 
     def from_natural(self, values: ArrayLike) -> np.ndarray:
         """Map reporting-scale values (e.g. an HR threshold) to the analysis scale."""
-        array = np.asarray(values, dtype=float)
-        if self.is_ratio:
-            if np.any(array <= 0):
-                raise InputError(f"a {self.measure} threshold must be positive; got {values!r}")
-            return np.log(array)
-        return array
+        return self.measure_info.from_natural(values)
 
     # ------------------------------------------------------------------ views
     def to_frame(self) -> pd.DataFrame:
         """One row per study: label, y, se, the ratio-scale estimate and CI, covariates."""
         frame = pd.DataFrame({"study": list(self.study), "y": self.y, "se": self.se})
-        if self.is_ratio:
-            frame[self.measure] = self.to_natural(self.y)
+        if self.back_transformed:
+            frame[self.natural_label] = self.to_natural(self.y)
             frame["ci_low"] = self.to_natural(self.y - Z95 * self.se)
             frame["ci_high"] = self.to_natural(self.y + Z95 * self.se)
         if self.cluster is not None:

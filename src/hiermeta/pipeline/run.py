@@ -23,6 +23,7 @@ from hiermeta.engines.registry import BAYESIAN_ENGINES, get_engine
 from hiermeta.errors import HiermetaWarning, SpecError
 from hiermeta.pipeline.spec import Spec, load_spec
 from hiermeta.priors import catalogue
+from hiermeta.priors.defaults import catalogue_for
 from hiermeta.results.contract import MetaResult
 from hiermeta.results.posterior import BayesianResult
 
@@ -156,10 +157,12 @@ def _run(spec: Spec, progressbar: bool | None) -> Analysis:
     if spec.sensitivity is not None:
         sens = sensitivity(
             data,
-            catalogue(spec.sensitivity.get("catalogue", "logHR")),
-            mu_prior=spec.mu_prior(),
+            catalogue(spec.sensitivity["catalogue"])
+            if "catalogue" in spec.sensitivity
+            else catalogue_for(data),
+            mu_prior=spec.mu_prior(data),
             engine=spec.sensitivity.get("engine", "exact"),
-            thresholds=tuple(spec.report.get("thresholds", (1.0, 0.8))),
+            thresholds=tuple(spec.report.get("thresholds", data.measure_info.default_thresholds)),
         )
     analysis = Analysis(
         spec=spec,
@@ -184,9 +187,7 @@ def _robustness(spec: Spec, analysis: Analysis, progressbar: bool | None) -> dic
     out: dict[str, Any] = {}
     freq, exact = analysis.comparator, analysis.exact_fit
     plain = not analysis.moderators
-    thresholds = tuple(
-        spec.report.get("thresholds", (1.0, 0.8) if analysis.data.is_ratio else (0.0,))
-    )
+    thresholds = tuple(spec.report.get("thresholds", analysis.data.measure_info.default_thresholds))
     settings = spec.influence
     if settings is not None:
         if settings.get("leave_one_out", True) and plain:
@@ -215,16 +216,16 @@ def _subgroup_tests(spec: Spec, data: EffectData, terms: list[Any]) -> list[Subg
     model = spec.model
     if len(spec.model.get("moderators", [])) != 1 or not terms or spec.structure():
         return []
-    if not (spec.mu_prior().conjugate and spec.beta_prior().conjugate):
+    if not (spec.mu_prior(data).conjugate and spec.beta_prior(data).conjugate):
         return []
     term = terms[0]
     levels = (model.get("levels") or {}).get(term.name)
     test = subgroup_test(
         data,
         term.name,
-        mu_prior=spec.mu_prior(),
-        tau_prior=spec.tau_prior(),
-        beta_prior=spec.beta_prior(),
+        mu_prior=spec.mu_prior(data),
+        tau_prior=spec.tau_prior(data),
+        beta_prior=spec.beta_prior(data),
         levels=levels,
     )
     return [test]
@@ -232,9 +233,11 @@ def _subgroup_tests(spec: Spec, data: EffectData, terms: list[Any]) -> list[Subg
 
 def _overall(spec: Spec, data: EffectData) -> BayesianResult | None:
     """The exact fit without moderators, for the overall diamond (None outside its domain)."""
-    if spec.structure() or not spec.mu_prior().conjugate:
+    if spec.structure() or not spec.mu_prior(data).conjugate:
         return None
-    fit = bayesian(data, mu_prior=spec.mu_prior(), tau_prior=spec.tau_prior(), engine="exact")
+    fit = bayesian(
+        data, mu_prior=spec.mu_prior(data), tau_prior=spec.tau_prior(data), engine="exact"
+    )
     fit.ci_level = spec.ci_level
     return fit
 
@@ -283,10 +286,10 @@ def _bayesian_fits(
             kwargs.update(options, progressbar=progressbar)
         fits[name] = bayesian(
             data,
-            mu_prior=spec.mu_prior(),
-            tau_prior=spec.tau_prior(),
+            mu_prior=spec.mu_prior(data),
+            tau_prior=spec.tau_prior(data),
             engine=name,
-            beta_prior=spec.beta_prior(),
+            beta_prior=spec.beta_prior(data),
             random_seed=seed,
             **terms,
             **kwargs,

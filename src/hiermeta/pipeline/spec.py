@@ -20,10 +20,12 @@ import pandas as pd
 from hiermeta.data.convert import CONVERTERS, convert, converter_arguments, from_ratio_ci
 from hiermeta.data.datasets import load_dataset, load_effects
 from hiermeta.data.effects import EffectData
+from hiermeta.data.revman import read_revman, revman_effects
 from hiermeta.data.simulate import simulate
 from hiermeta.engines.registry import BAYESIAN_ENGINES
 from hiermeta.errors import InputError, SpecError, check_level
 from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior, from_spec
+from hiermeta.priors.defaults import default_priors
 
 __all__ = ["Spec", "csv_dialect", "load_spec", "read_csv_checked", "spec_from_dict"]
 
@@ -42,36 +44,19 @@ _SCHEMA: dict[str, set[str]] = {
         "influence",
         "cumulative",
     },
+    # where the data come from, then every converter's arguments (a new converter's keys are
+    # valid without being listed here)
     "data": {
         "dataset",
         "csv",
+        "revman",
+        "outcome",
         "subset",
-        "measure",
         "input",
-        "study",
-        "estimate",
-        "lower",
-        "upper",
-        "ci_level",
-        "p",
-        "invert",
-        "y",
-        "se",
-        "variance",
-        "cluster",
-        "covariates",
-        "on_unusable",
         "note",
-        "ai",
-        "bi",
-        "ci",
-        "di",
-        "add",
-        "to",
-        "o_minus_e",
-        "v",
         "sep",
         "decimal",
+        *(name for kind in CONVERTERS for group in converter_arguments(kind) for name in group),
     },
     "model": {"moderators", "levels", "coding", "subgroup_tau", "multilevel", "random_effects"},
     "priors": {"mu", "tau", "beta"},
@@ -127,23 +112,31 @@ class Spec:
         return self.path.stem
 
     # ------------------------------------------------------------------ priors
-    def mu_prior(self) -> MuPrior:
-        """Prior on mu (default Normal(0, 1))."""
-        prior: MuPrior = self._prior("mu", DEFAULT_MU)
+    def mu_prior(self, data: EffectData | None = None) -> MuPrior:
+        """Prior on mu: the spec's, else the default for ``data``'s measure
+        (:mod:`hiermeta.priors.defaults`; Normal(0, 1) for log ratios)."""
+        prior: MuPrior = self._prior("mu", data, lambda d: default_priors(d).mu, DEFAULT_MU)
         return prior
 
-    def beta_prior(self) -> MuPrior:
-        """Prior on the other coefficients (default Normal(0, 1))."""
-        return self._prior("beta", DEFAULT_MU)
+    def beta_prior(self, data: EffectData | None = None) -> MuPrior:
+        """Prior on the other coefficients (default: the measure's default prior on mu)."""
+        prior: MuPrior = self._prior("beta", data, lambda d: default_priors(d).mu, DEFAULT_MU)
+        return prior
 
-    def tau_prior(self) -> TauPrior:
-        """Prior on tau (default HalfNormal(0.5))."""
-        return self._prior("tau", DEFAULT_TAU)
+    def tau_prior(self, data: EffectData | None = None) -> TauPrior:
+        """Prior on tau: the spec's, else the default for ``data``'s measure."""
+        prior: TauPrior = self._prior("tau", data, lambda d: default_priors(d).tau, DEFAULT_TAU)
+        return prior
 
-    def _prior(self, which: str, default: Any) -> Any:
+    def _prior(self, which: str, data: EffectData | None, by_measure: Any, default: Any) -> Any:
         spec = self.priors.get(which)
         if spec is None:
-            return default
+            if data is None:
+                return default
+            try:
+                return by_measure(data)
+            except InputError as err:
+                raise SpecError(f"{self.path.name}: [priors] {which} is needed: {err}") from None
         try:
             return from_spec(spec, "tau" if which == "tau" else "mu")
         except InputError as err:
@@ -181,6 +174,8 @@ class Spec:
             return load_effects(
                 d["dataset"], subset=d.get("subset"), covariates=d.get("covariates")
             )
+        if "revman" in d:
+            return self._revman_effects()
         frame = self.raw_table()
         if self.simulation is not None:
             return from_ratio_ci(
@@ -199,6 +194,16 @@ class Spec:
                 f"{self.path.name}: [data] input {kind!r} needs {', '.join(map(repr, missing))}"
             )
         return convert(kind, frame, **arguments)
+
+    def _revman_effects(self) -> EffectData:
+        """One outcome of a RevMan 5 file (``[data] revman`` and ``outcome``)."""
+        d = self.data
+        table = read_revman((self.path.parent / str(d["revman"])).resolve())
+        if "outcome" not in d:
+            outcomes = dict(zip(table.outcome_id, table.outcome, strict=True))
+            listing = ", ".join(f"{i} ({n})" for i, n in outcomes.items())
+            raise SpecError(f"{self.path.name}: [data] revman needs 'outcome', one of: {listing}")
+        return revman_effects(table, str(d["outcome"]), d.get("measure"), d.get("covariates"))
 
     # ------------------------------------------------------------------ model
     def structure(self) -> dict[str, Any]:
@@ -321,9 +326,10 @@ def spec_from_dict(raw: dict[str, Any], path: Path) -> Spec:
             _check_keys(raw[section], section, path.name)
     data = raw.get("data", {})
     simulation = raw.get("simulation")
-    if simulation is None and not ({"dataset", "csv"} & set(data)):
+    if simulation is None and not ({"dataset", "csv", "revman"} & set(data)):
         raise SpecError(
-            f"{path.name}: [data] needs 'dataset' (one of the bundled datasets) or 'csv', or give a [simulation]"
+            f"{path.name}: [data] needs 'dataset' (one of the bundled datasets), 'csv' or "
+            "'revman' (a RevMan 5 file), or give a [simulation]"
         )
     engines = raw.get("engines", {})
     bayes = engines.get("bayesian", ["exact"])

@@ -26,9 +26,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import integrate, optimize, special, stats
+from scipy import optimize, special, stats
 
 from hiermeta.constants import Z95
+from hiermeta.data.measures import get_measure
 from hiermeta.errors import InputError, unknown_option
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "InverseGamma",
     "Jeffreys",
     "LogNormalTau2",
+    "LogTTau2",
     "MuPrior",
     "Normal",
     "StudentT",
@@ -58,6 +60,24 @@ def _positive(name: str, value: float) -> float:
         raise InputError(f"prior parameter {name} must be positive and finite; got {value!r}")
     return number
 
+
+def _mean_span(measure: str, low: float, high: float) -> str:
+    """``"the mean HR lies between 0.14 and 7.1"`` on the measure's reporting scale."""
+    info = get_measure(measure)
+    a, b = info.to_natural([low, high])
+    if info.scale == "identity":
+        unit = {"MD": " (in the outcome's units)", "SMD": " (in standard deviations)"}
+        return f"the mean {measure} lies between {a:.3g} and {b:.3g}{unit.get(measure, '')}"
+    return f"the mean {info.reported} lies between {a:.2g} and {b:.2g}"
+
+
+def _scale_name(measure: str) -> str:
+    """``"the log HR scale"``, ``"the Fisher z scale"``, ``"the MD scale"``."""
+    return f"the {get_measure(measure).analysis_label} scale"
+
+
+#: Probability levels at which :meth:`TauPrior.ratio_factor` evaluates the prior.
+_COVERAGE_NODES = 4000
 
 #: Registries of the families by name (filled as each class is defined): a new family is one
 #: new class in this module, and ``from_spec``, prior strings, specs and the CLI know it.
@@ -93,6 +113,9 @@ class TauPrior(ABC):
     pymc_ok: ClassVar[bool] = True
     citation: ClassVar[str] = ""
     label: str = field(default="", compare=False, kw_only=True)
+    #: Where this particular prior comes from, when it is not the family's citation (for
+    #: example a default derived for the data's measure); :meth:`describe` prints it.
+    source: str = field(default="", compare=False, kw_only=True)
 
     @abstractmethod
     def logpdf(self, tau: np.ndarray) -> np.ndarray:
@@ -143,26 +166,23 @@ class TauPrior(ABC):
     def ratio_factor(self, prob: float = 0.95) -> float:
         """Factor f with P(true study ratios within ×/÷ f of the mean ratio) = ``prob`` a priori.
 
-        Integrates the half-width of the random-effects distribution over the prior of tau:
-        P(|theta − mu| < ln f) = E_tau[2Φ(ln f / tau) − 1].
+        ``ln f`` is the half-width h solving P(|theta − mu| < h) = E_tau[2Φ(h / tau) − 1] =
+        ``prob``; the expectation is taken over the prior's quantiles (a midpoint rule on
+        4,000 probability levels), which copes with heavy tails such as the inverse gamma's.
         """
+        levels = (np.arange(_COVERAGE_NODES) + 0.5) / _COVERAGE_NODES
+        taus = np.asarray(self.ppf(levels), dtype=float)
 
         def coverage(log_f: float) -> float:
-            def integrand(t: float) -> float:
-                return math.exp(float(self.logpdf(np.array([t]))[0])) * (
-                    2 * stats.norm.cdf(log_f / t) - 1
-                )
-
-            upper = float(self.ppf(1 - 1e-9))
-            value, _ = integrate.quad(integrand, 0, upper, limit=200, points=[float(self.ppf(0.5))])
-            return value - prob
+            with np.errstate(divide="ignore"):
+                return float(np.mean(2 * special.ndtr(log_f / taus) - 1)) - prob
 
         hi = 1.0
         while coverage(hi) < 0:
             hi *= 2
-            if hi > 1e3:
+            if hi > 1e6:
                 return math.inf
-        return math.exp(optimize.brentq(coverage, 1e-9, hi, xtol=1e-10))
+        return math.exp(optimize.brentq(coverage, 1e-12, hi, xtol=1e-12 * hi))
 
     def describe(self, measure: str = "HR") -> str:
         """Plain-words meaning on the ratio scale (for reports)."""
@@ -171,15 +191,22 @@ class TauPrior(ABC):
         median = float(self.ppf(0.5))
         upper = float(self.ppf(0.95))
         factor = self.ratio_factor(0.95)
-        factor_text = f"{factor:.2g}" if factor < 100 else "more than 100"
-        text = (
-            f"{self.name} on tau: prior median tau = {median:.2g}, 95% below {upper:.2g}; "
-            f"95% prior probability that true study {measure}s lie within a factor of "
-            f"{factor_text} of the mean {measure}."
-        )
-        if isinstance(self, LogNormalTau2) and measure == "HR":
+        text = f"{self.name} on tau ({_scale_name(measure)}): prior median tau = {median:.2g}, 95% below {upper:.2g}; "
+        if get_measure(measure).is_ratio:
+            factor_text = f"{factor:.2g}" if factor < 100 else "more than 100"
+            text += (
+                f"95% prior probability that true study {measure}s lie within a factor of "
+                f"{factor_text} of the mean {measure}."
+            )
+        else:
+            text += (
+                f"95% prior probability that true study effects lie within ±{math.log(factor):.2g} "
+                f"of the mean on {_scale_name(measure)}."
+            )
+        if isinstance(self, LogNormalTau2) and measure == "HR" and not self.source:
             text += " (Turner et al. derived these presets for log odds ratios, not hazard ratios.)"
-        return f"{text} Source: {self.citation}" if self.citation else text
+        source = self.source or self.citation
+        return f"{text} Source: {source}" if source else text
 
 
 @dataclass(frozen=True)
@@ -421,6 +448,96 @@ class LogNormalTau2(TauPrior):
         return self.label or f"LogNormal(tau²; {self.mean:g}, {self.sd:g}²)"
 
 
+class _LogT:
+    """tau with ln tau² ~ t_nu(location, scale): quantiles and draws for :class:`LogTTau2`."""
+
+    def __init__(self, nu: float, location: float, scale: float) -> None:
+        self.t = stats.t(nu, loc=location, scale=scale)
+
+    def ppf(self, q: Any) -> Any:
+        return np.exp(self.t.ppf(q) / 2)
+
+    def rvs(self, size: int, random_state: np.random.Generator) -> Any:
+        return np.exp(self.t.rvs(size=size, random_state=random_state) / 2)
+
+
+@dataclass(frozen=True)
+class LogTTau2(TauPrior):
+    """Log-Student-t prior on tau²: ln tau² ~ t_nu(location, scale) (Rhodes et al. 2015).
+
+    Rhodes, Turner and Higgins derived these predictive distributions (5 degrees of freedom)
+    from Cochrane meta-analyses of *standardised mean differences*; :meth:`rhodes` gives
+    their presets by outcome type and comparison.
+    """
+
+    location: float = -3.44
+    scale: float = 2.59
+    nu: float = 5.0
+    family: ClassVar[str] = "logt_tau2"
+    citation: ClassVar[str] = (
+        "Rhodes KM, Turner RM, Higgins JPT. Predictive distributions were developed for the "
+        "extent of heterogeneity in meta-analyses of continuous outcome data. J Clin Epidemiol "
+        "2015;68:52-60 (SMD outcomes; table as in bayesmeta's RhodesEtAlPrior)."
+    )
+
+    def __post_init__(self) -> None:
+        _positive("scale", self.scale)
+        _positive("nu", self.nu)
+        if not math.isfinite(float(self.location)):
+            raise InputError(f"prior parameter location must be finite; got {self.location!r}")
+
+    @classmethod
+    def rhodes(
+        cls,
+        outcome: str = "any (general setting)",
+        comparison: str = "any",
+        area: str = "other",
+    ) -> LogTTau2:
+        """A preset of Rhodes et al. (2015) for SMDs, e.g.
+        ``LogTTau2.rhodes("mental health outcome", "pharmacological vs. placebo / control")``;
+        ``area`` is ``"other"``, ``"respiratory"`` or ``"cancer"``."""
+        from hiermeta.priors._rhodes2015 import rhodes_parameters
+
+        location, scale = rhodes_parameters(outcome, comparison, area)
+        return cls(
+            location,
+            scale,
+            label=f"Rhodes 2015 ({outcome}; {comparison}; {area}): log-t5(tau²; {location:g}, {scale:g})",
+        )
+
+    def logpdf(self, tau: np.ndarray) -> np.ndarray:
+        tau = np.asarray(tau, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = 2 * np.log(tau)
+            out = stats.t.logpdf(z, self.nu, loc=self.location, scale=self.scale) + np.log(2 / tau)
+        return np.where(tau > 0, out, -np.inf)
+
+    def params(self) -> dict[str, float]:
+        return {"nu": self.nu, "location": self.location, "scale": self.scale}
+
+    def _frozen(self) -> Any:
+        return _LogT(self.nu, self.location, self.scale)
+
+    def _pymc(self, pm: Any, name: str, values: dict[str, Any]) -> Any:
+        import pytensor.tensor as pt
+
+        def dist(nu: Any, location: Any, scale: Any, size: Any) -> Any:
+            return pt.exp(pm.StudentT.dist(nu=nu, mu=location, sigma=scale, size=size) / 2)
+
+        return pm.CustomDist(
+            name,
+            values["nu"],
+            values["location"],
+            values["scale"],
+            dist=dist,
+            transform=pm.distributions.transforms.log,
+        )
+
+    @property
+    def name(self) -> str:
+        return self.label or f"log-t{self.nu:g}(tau²; {self.location:g}, {self.scale:g})"
+
+
 @dataclass(frozen=True)
 class InverseGamma(TauPrior):
     """Inverse-gamma prior on tau (shape, scale), e.g. the Cochrane empirical log-HR prior."""
@@ -529,6 +646,8 @@ class MuPrior(ABC):
     def __post_init__(self) -> None:
         return None
 
+    #: Where this particular prior comes from (see :attr:`TauPrior.source`).
+    source: str = field(default="", compare=False, kw_only=True)
     family: ClassVar[str] = ""
     proper: ClassVar[bool] = True
     #: Conjugate in the exact engine (Normal, Flat).
@@ -600,11 +719,11 @@ class Normal(MuPrior):
 
     def describe(self, measure: str = "HR") -> str:
         lo, hi = self.mean - Z95 * self.sd, self.mean + Z95 * self.sd
-        if measure in ("HR", "OR", "RR", "IRR", "ROM"):
-            span = f"{math.exp(lo):.2g} and {math.exp(hi):.2g}"
-        else:
-            span = f"{lo:.3g} and {hi:.3g}"
-        return f"Normal({self.mean:g}, {self.sd:g}) on the log scale: 95% prior probability that the mean {measure} lies between {span}."
+        text = (
+            f"Normal({self.mean:g}, {self.sd:g}) on {_scale_name(measure)}: 95% prior "
+            f"probability that {_mean_span(measure, lo, hi)}."
+        )
+        return f"{text} Source: {self.source}" if self.source else text
 
 
 @dataclass(frozen=True)
@@ -644,10 +763,11 @@ class StudentT(MuPrior):
     def describe(self, measure: str = "HR") -> str:
         q = float(stats.t.ppf(0.975, self.nu))
         lo, hi = self.mean - q * self.sd, self.mean + q * self.sd
-        return (
-            f"Student-t(nu={self.nu:g}, {self.mean:g}, {self.sd:g}) on the log scale: 95% prior "
-            f"probability that the mean {measure} lies between {math.exp(lo):.2g} and {math.exp(hi):.2g}."
+        text = (
+            f"Student-t(nu={self.nu:g}, {self.mean:g}, {self.sd:g}) on {_scale_name(measure)}: "
+            f"95% prior probability that {_mean_span(measure, lo, hi)}."
         )
+        return f"{text} Source: {self.source}" if self.source else text
 
 
 @dataclass(frozen=True)
@@ -669,7 +789,10 @@ class Flat(MuPrior):
         return pm.Flat(name, shape=shape)
 
     def describe(self, measure: str = "HR") -> str:
-        return "Flat (improper uniform) prior on the log scale: no prior information on the mean."
+        return (
+            f"Flat (improper uniform) prior on {_scale_name(measure)}: no prior information "
+            "on the mean."
+        )
 
     def normal_moments(self) -> tuple[float, float]:
         return 0.0, 0.0
@@ -741,7 +864,7 @@ def from_spec(spec: dict[str, Any] | str, kind: str = "tau") -> TauPrior | MuPri
     if family not in families:
         raise unknown_option(f"{kind} prior family", family, list(families))
     cls = families[family]
-    valid = [f.name for f in fields(cls) if f.name not in ("label", "se")]
+    valid = [f.name for f in fields(cls) if f.name not in ("label", "se", "source")]
     for key in spec:
         if key not in valid:
             raise unknown_option(f"parameter of {family}", key, valid)

@@ -185,7 +185,7 @@ class MetaResult(ABC):
         """
         return None
 
-    def probabilities(self, thresholds: Sequence[float] = (1.0, 0.8)) -> pd.DataFrame | None:
+    def probabilities(self, thresholds: Sequence[float] | None = None) -> pd.DataFrame | None:
         """P(effect < threshold) per quantity (Bayesian fits), or ``None``."""
         return None
 
@@ -392,9 +392,11 @@ class MetaResult(ABC):
         for extra in self._extra_summary_rows(level):
             rows.append({**extra, "_effect": False})
         frame = pd.DataFrame(rows).set_index("param")
-        effect = frame.pop("_effect").astype(bool).to_numpy()
-        if self.data.is_ratio:
-            m = self.data.measure
+        effect = frame.pop("_effect").astype(bool).to_numpy().copy()
+        if not self.data.is_ratio:  # a slope of logits or Fisher z is no proportion or r
+            effect &= ~frame.index.isin(self.design.names[1:])
+        if self.data.back_transformed:
+            m = self.data.natural_label
             for source, target in (
                 ("estimate", m),
                 ("ci_low", f"{m} ci_low"),
@@ -461,7 +463,7 @@ class MetaResult(ABC):
             "notes": list(self.notes),
             "details": self._engine_details(level),
         }
-        if self.data.is_ratio:
+        if self.data.back_transformed:
             keys = ("estimate", "ci_low", "ci_high", "pi_low", "pi_high")
             out["ratio"] = {
                 key: None if out[key] is None else float(self._natural(out[key])) for key in keys
@@ -483,7 +485,7 @@ class MetaResult(ABC):
     def headline(self, ci_level: float | None = None) -> str:
         """One line: the pooled effect (each subgroup's, with categorical moderators — never
         the reference level as if it were the pooled result) and tau."""
-        m = self.data.measure if self.data.is_ratio else self.data.log_label
+        m = self.data.natural_label
         params = self.level_params() or ["mu"]
         parts = []
         for param in params:

@@ -295,11 +295,13 @@ def forest(
         )
         y_pos -= 1
         pooled_block(p, overall, None, overall.heterogeneity(level).text(), "overall")
-    ax.axvline(1.0 if result.data.is_ratio else 0.0, color="grey", lw=0.8, ls="--")
+    null = result.data.measure_info.null
+    if null is not None:  # no "no effect" line for a single-group measure (a proportion)
+        ax.axvline(null, color="grey", lw=0.8, ls="--")
     if result.data.is_ratio:
         _ratio_axis(ax)
     ax.set_yticks(ticks, labels, fontsize=8)
-    measure = result.data.measure
+    measure = result.data.natural_label
     for y, text, weight in values:
         _column_text(ax, 1.02, y, text)
         _column_text(ax, 1.27, y, weight, ha="right")
@@ -417,11 +419,14 @@ def posterior_plot(
         x = np.linspace(lo, hi, 400)
         ratio = data.to_natural(x)
         density = _density(post, x)
-        dens = density / ratio if data.is_ratio else density  # density on the reported scale
+        dens = density / data.measure_info.natural_slope(x)  # density on the reported scale
         colour = SHRUNK if single else f"C{i}"
-        probs = "; ".join(
-            probability_text(f"P({data.measure} < {t:g})", fit.prob(t, param=name))
-            for t in thresholds
+        probs = (
+            "; ".join(
+                probability_text(f"P({data.natural_label} < {t:g})", fit.prob(t, param=name))
+                for t in thresholds
+            )
+            or f"posterior of the {data.natural_label}"
         )
         label = probs if single else f"{name.replace('=', ' = ')}: {probs}"
         ax.plot(ratio, dens, color=colour, label=label)
@@ -435,7 +440,7 @@ def posterior_plot(
         _ratio_axis(ax)
     what = _what(fit, params)
     ax.set_title(f"Posterior of {what}", fontsize=10, loc="left")
-    ax.set_xlabel(data.measure)
+    ax.set_xlabel(data.natural_label)
     ax.set_ylabel("posterior density")
     ax.set_yticks([])
     ax.legend(fontsize=8, frameon=False)
@@ -444,7 +449,7 @@ def posterior_plot(
 
 def _what(fit: Any, params: list[str]) -> str:
     """What a posterior plot shows, in words."""
-    m = fit.data.measure
+    m = fit.data.natural_label
     if len(params) > 1:
         return f"the mean {m} in each subgroup"
     name = params[0]
@@ -493,7 +498,7 @@ def bubble_plot(
         est = result.linear_estimate(c, level)
         fitted.append((est.estimate, est.low, est.high))
     line = np.asarray(data.to_natural(np.array(fitted)))
-    ax.plot(grid, line[:, 0], color=POOLED, label=f"mean {data.measure} ({result.label})")
+    ax.plot(grid, line[:, 0], color=POOLED, label=f"mean {data.natural_label} ({result.label})")
     ax.fill_between(
         grid, line[:, 1], line[:, 2], color=POOLED, alpha=0.15, label=f"{level:.0%} interval"
     )
@@ -501,9 +506,9 @@ def bubble_plot(
         ax.set_yscale("log")
         ax.axhline(1.0, color="grey", lw=0.8, ls="--")
     ax.set_xlabel(moderator)
-    ax.set_ylabel(data.measure)
+    ax.set_ylabel(data.natural_label)
     ax.set_title(
-        f"{data.measure} by {moderator} (bubbles: studies, sized by weight)",
+        f"{data.natural_label} by {moderator} (bubbles: studies, sized by weight)",
         fontsize=10,
         loc="left",
     )
@@ -572,11 +577,10 @@ def sensitivity_plot(
     return ax
 
 
-def _interval_rows(
-    table: pd.DataFrame, measure: str, is_ratio: bool, ax: Axes, colour: str = POOLED
-) -> None:
-    """One estimate with its interval per row of a table (estimate, ci_low, ci_high)."""
-    to_ratio = np.exp if is_ratio else (lambda x: x)
+def _interval_rows(table: pd.DataFrame, data: Any, ax: Axes, colour: str = POOLED) -> None:
+    """One estimate with its interval per row of a table (estimate, ci_low, ci_high), on the
+    data's reporting scale."""
+    to_ratio = data.to_natural
     positions = -np.arange(len(table))
     est = to_ratio(table["estimate"].to_numpy(dtype=float))
     low = to_ratio(table["ci_low"].to_numpy(dtype=float))
@@ -587,10 +591,11 @@ def _interval_rows(
     ax.set_yticks(positions, [_short(str(s)) for s in table.index], fontsize=8)
     for y, e, lo, hi in zip(positions, est, low, high, strict=True):
         _column_text(ax, 1.02, float(y), f"{e:.2f} [{lo:.2f}, {hi:.2f}]")
-    ax.axvline(1.0 if is_ratio else 0.0, color="grey", lw=0.8, ls="--")
-    if is_ratio:
+    if data.measure_info.null is not None:
+        ax.axvline(data.measure_info.null, color="grey", lw=0.8, ls="--")
+    if data.is_ratio:
         _ratio_axis(ax)
-    ax.set_xlabel(measure)
+    ax.set_xlabel(data.natural_label)
     ax.grid(axis="x", alpha=0.3)
 
 
@@ -600,13 +605,15 @@ def leave_one_out_plot(
     """The pooled effect with each study left out (rows), against the full result (band)."""
     ax = _new_axes(ax, kwargs.pop("figsize", (9, 0.3 * len(table) + 1.6)))
     data = full.data
-    _interval_rows(table, data.measure, data.is_ratio, ax)
+    _interval_rows(table, data, ax)
     pooled = full.pooled()
     e, lo, hi = full._natural([pooled.estimate, pooled.low, pooled.high])
     ax.axvspan(lo, hi, color=SHRUNK, alpha=0.12, label=f"all studies: {e:.2f} [{lo:.2f}, {hi:.2f}]")
     ax.axvline(e, color=SHRUNK, lw=1)
     ax.set_title(
-        f"Pooled {data.measure} leaving out each study ({full.label})", fontsize=10, loc="left"
+        f"Pooled {data.natural_label} leaving out each study ({full.label})",
+        fontsize=10,
+        loc="left",
     )
     ax.legend(fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.04))
     return ax
@@ -617,9 +624,9 @@ def cumulative_plot(
 ) -> Axes:
     """Cumulative forest plot: the pooled effect after each study is added (top to bottom)."""
     ax = _new_axes(ax, kwargs.pop("figsize", (9, 0.3 * len(table) + 1.6)))
-    _interval_rows(table, fit.data.measure, fit.data.is_ratio, ax)
+    _interval_rows(table, fit.data, ax)
     ax.set_title(
-        f"Cumulative {fit.data.measure}: adding one study at a time ({fit.label})",
+        f"Cumulative {fit.data.natural_label}: adding one study at a time ({fit.label})",
         fontsize=10,
         loc="left",
     )

@@ -312,15 +312,22 @@ class BayesianResult(MetaResult):
         values = self._posterior_checked(param).quantile(probs)
         return float(values[0]) if np.ndim(q) == 0 else values
 
-    def prob(self, below: float, predictive: bool = False, param: str | None = None) -> float:
-        """Posterior probability that the effect lies below ``below`` (on the ratio scale).
+    def prob(
+        self,
+        below: float,
+        predictive: bool = False,
+        param: str | None = None,
+        analysis_scale: bool = False,
+    ) -> float:
+        """Posterior probability that the effect lies below ``below`` (on the reporting scale).
 
         ``prob(below=0.8)`` is P(HR < 0.8) for the mean effect; with ``predictive=True`` it is
         the probability for the true effect in a new study. For additive measures ``below`` is
-        on the measure's own scale.
+        on the measure's own scale, for PLO a proportion, for ZCOR a correlation. With
+        ``analysis_scale=True`` the threshold is on the analysis scale (e.g. 0 for a slope).
         """
         name = param or ("predictive" if predictive else "mu")
-        threshold = float(self.data.from_natural(below))
+        threshold = float(below) if analysis_scale else float(self.data.from_natural(below))
         return float(self._posterior_checked(name).cdf(np.array([threshold]))[0])
 
     def prob_contrast(self, first: str, second: str) -> float:
@@ -352,10 +359,12 @@ class BayesianResult(MetaResult):
         values = np.array(rows, dtype=float).reshape(len(names), 8)
         columns = ["mean", "sd", "median", "ci_low", "ci_high", "hdi_low", "hdi_high", "mcse_mean"]
         table = dict(zip(columns, values.T, strict=True))
-        if self.data.is_ratio:
+        if self.data.back_transformed:
             ratio = self.data.to_natural(values[:, 2:7])
             ratio[[n.startswith("tau") for n in names]] = np.nan  # tau has no ratio-scale meaning
-            m = self.data.measure
+            if not self.data.is_ratio:  # nor has a slope of logits or of Fisher z
+                ratio[[n in self.design.names[1:] for n in names]] = np.nan
+            m = self.data.natural_label
             for j, label in enumerate(["", " ci_low", " ci_high", " hdi_low", " hdi_high"]):
                 table[f"{m}{label}"] = ratio[:, j]
         return pd.DataFrame(table, index=pd.Index(names, name="param"))
@@ -366,14 +375,20 @@ class BayesianResult(MetaResult):
             return ["mu", "tau", "predictive"]
         return ["mu", *self.design.names[1:], "tau", *self.level_params()]
 
-    def probabilities(self, thresholds: Sequence[float] = (1.0, 0.8)) -> pd.DataFrame:
-        """P(effect < threshold) for the mean, a new study and each subgroup mean."""
+    def probabilities(self, thresholds: Sequence[float] | None = None) -> pd.DataFrame:
+        """P(effect < threshold) for the mean, a new study and each subgroup mean.
+
+        Thresholds are on the reporting scale; the default is the measure's
+        (``(1.0, 0.8)`` for ratios, ``(0.0,)`` for differences, none for a proportion).
+        """
+        if thresholds is None:
+            thresholds = self.data.measure_info.default_thresholds
         rows = ["mu", "predictive", *self.default_summary_params()]
         rows = [
             r for r in dict.fromkeys(rows) if not r.startswith("tau") and r in self.parameters()
         ]
         table = {
-            f"P({self.data.measure} < {t:g})": [self.prob(t, param=r) for r in rows]
+            f"P({self.data.natural_label} < {t:g})": [self.prob(t, param=r) for r in rows]
             for t in thresholds
         }
         return pd.DataFrame(table, index=pd.Index(rows, name="param"))

@@ -34,7 +34,8 @@ from hiermeta.engines.exact.quadrature import (
     normal_mixture_pdf,
 )
 from hiermeta.errors import InputError
-from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior
+from hiermeta.priors import MuPrior, TauPrior
+from hiermeta.priors.defaults import default_mu, default_tau
 from hiermeta.results.posterior import BayesianResult, ScalarPosterior
 
 __all__ = ["ExactResult", "NormalMixture", "TauMarginal", "fit_exact", "fit_exact_many"]
@@ -320,14 +321,17 @@ class ExactResult(BayesianResult):
 
 
 def _coefficient_prior(
-    mu_prior: MuPrior, beta_prior: MuPrior | Mapping[str, MuPrior] | None, design: Design
+    mu_prior: MuPrior,
+    beta_prior: MuPrior | Mapping[str, MuPrior] | None,
+    design: Design,
+    data: EffectData,
 ) -> tuple[np.ndarray, np.ndarray, list[MuPrior]]:
+    """Prior moments of every coefficient; a coefficient without a prior gets the measure's
+    default (looked up only when needed: an MD has none)."""
     priors: list[MuPrior] = [mu_prior]
     for name in design.names[1:]:
-        if isinstance(beta_prior, Mapping):
-            priors.append(beta_prior.get(name, DEFAULT_MU))
-        else:
-            priors.append(beta_prior or DEFAULT_MU)
+        given = beta_prior.get(name) if isinstance(beta_prior, Mapping) else beta_prior
+        priors.append(given or default_mu(data))
     moments = [prior.normal_moments() for prior in priors]
     mean, prec = (np.array(values, dtype=float) for values in zip(*moments, strict=True))
     return prec, mean, priors
@@ -344,7 +348,7 @@ def _setup(
     if not isinstance(mu_prior, MuPrior):
         raise InputError(f"mu_prior must be a prior from hiermeta.priors; got {mu_prior!r}")
     design = build_design(data, moderators, coding=coding, levels=levels)
-    prec0, mean0, _ = _coefficient_prior(mu_prior, beta_prior, design)
+    prec0, mean0, _ = _coefficient_prior(mu_prior, beta_prior, design, data)
     return design, LinearModel(data.y, data.variance, design.X, prec0, mean0)
 
 
@@ -396,7 +400,7 @@ def fit_exact_many(
     quadrature never straddles the discontinuity at U. Results equal :func:`fit_exact` to the
     quadrature accuracy (tested).
     """
-    mu_prior = mu_prior or DEFAULT_MU
+    mu_prior = mu_prior or default_mu(data)
     design, model = _setup(data, mu_prior, beta_prior, moderators, coding, levels)
     priors = [_checked_tau_prior(p, data, model) for p in tau_priors]
     shared = [i for i, p in enumerate(priors) if not np.isfinite(getattr(p, "upper", np.inf))]
@@ -477,9 +481,9 @@ def fit_exact(
     panels
         Number of quadrature panels (default 48 × 12 nodes); for accuracy checks.
     """
-    mu_prior = mu_prior or DEFAULT_MU
+    mu_prior = mu_prior or default_mu(data)
     design, model = _setup(data, mu_prior, beta_prior, moderators, coding, levels)
-    tau_prior = _checked_tau_prior(tau_prior or DEFAULT_TAU, data, model)
+    tau_prior = _checked_tau_prior(tau_prior or default_tau(data), data, model)
 
     log_post = _log_posterior(model, tau_prior)
 

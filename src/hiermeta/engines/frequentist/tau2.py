@@ -194,4 +194,35 @@ def se_tau2(method: str, y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: floa
     if method in ("PM", "EB"):
         w = 1 / (v + tau2)
         return float(np.sqrt(2 * k**2 / (k - p) / np.sum(w) ** 2))
+    t = max(tau2, 0.0)
+    if method in ("DL", "HS"):  # P at the fixed-effect weights 1/v
+        tr_p, tr_pp, _, _ = _p_traces(1 / v, X, v)
+        spread = np.sqrt(2 * (k - p) + 4 * t * tr_p + 2 * t**2 * tr_pp)
+        return float(spread / (tr_p if method == "DL" else np.sum(1 / v)))
+    if method == "HE":  # P = I − X(X'X)⁻¹X' (unit weights)
+        _, _, tr_pvpv, _ = _p_traces(np.ones(k), X, v)
+        tr_pv = float(np.sum(v) - np.trace(np.linalg.solve(X.T @ X, (X.T * v) @ X)))
+        return float(np.sqrt(2 * tr_pvpv + 4 * t * tr_pv + 2 * t**2 * (k - p)) / (k - p))
+    if method == "SJ":  # P at the weights of the initial estimate tau0²
+        tau2_0 = float(np.var(y, ddof=1) * (k - 1) / k)
+        _, tr_pp, tr_pvpv, tr_pvp = _p_traces(1 / (v + tau2_0), X, v)
+        spread = np.sqrt(2 * tr_pvpv + 4 * t * tr_pvp + 2 * t**2 * tr_pp)
+        return float(tau2_0 / (k - p) * spread)
     return float("nan")
+
+
+def _p_traces(w: np.ndarray, X: np.ndarray, g: np.ndarray) -> tuple[float, float, float, float]:
+    """tr(P), tr(PP), tr(PGPG) and tr(PGP) for P = W − WX(X'WX)⁻¹X'W and G = diag(g),
+    in O(k·p²) without forming the k × k matrix P (metafor's ``se.tau2`` formulas)."""
+    cov = np.linalg.inv((X.T * w) @ X)
+
+    def moment(d: np.ndarray) -> np.ndarray:  # C X' diag(d) X
+        return cov @ ((X.T * d) @ X)
+
+    tr_p = float(np.sum(w) - np.trace(moment(w**2)))
+    m2 = moment(w**2)
+    tr_pp = float(np.sum(w**2) - 2 * np.trace(moment(w**3)) + np.trace(m2 @ m2))
+    mg = moment(w**2 * g)
+    tr_pgpg = float(np.sum(w**2 * g**2) - 2 * np.trace(moment(w**3 * g**2)) + np.trace(mg @ mg))
+    tr_pgp = float(np.sum(g * w**2) - 2 * np.trace(moment(w**3 * g)) + np.trace(m2 @ mg))
+    return tr_p, tr_pp, tr_pgpg, tr_pgp

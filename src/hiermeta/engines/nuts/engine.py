@@ -27,7 +27,8 @@ from hiermeta.engines.nuts.models import (
     structure_of,
 )
 from hiermeta.errors import ConvergenceWarning, InputError, RemedyWarning, unknown_option
-from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior
+from hiermeta.priors import MuPrior, TauPrior
+from hiermeta.priors.defaults import default_mu, default_tau
 from hiermeta.results.contract import summary_row
 from hiermeta.results.posterior import BayesianResult, SamplePosterior, ScalarPosterior
 
@@ -624,14 +625,21 @@ def fit_nuts(
         across families compiles once. Its graph is larger (a cold compile of ~15 s instead of
         ~4–8 s), so it pays from about three families on; ``hm.sensitivity`` decides.
     """
-    mu_prior = mu_prior or DEFAULT_MU
-    tau_prior = tau_prior or DEFAULT_TAU
+    mu_prior = mu_prior or default_mu(data)
+    tau_prior = tau_prior or default_tau(data)
     if isinstance(beta_prior, Mapping):
         raise InputError("the NUTS engine takes one beta_prior for all coefficients")
     chosen = _check_options(parameterisation, random_effects, sampler)
     design = build_design(data, moderators, coding=coding, levels=levels)
     inputs, coords, group_levels = _inputs(
-        data, design, mu_prior, tau_prior, beta_prior or DEFAULT_MU, subgroup_tau, multilevel, nu
+        data,
+        design,
+        mu_prior,
+        tau_prior,
+        beta_prior or (mu_prior if design.intercept_only else default_mu(data)),
+        subgroup_tau,
+        multilevel,
+        nu,
     )
     if (
         shared_tau_model

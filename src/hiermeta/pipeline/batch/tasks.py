@@ -25,6 +25,7 @@ from hiermeta.engines.frequentist.model import CI_METHODS
 from hiermeta.engines.registry import ENGINES, get_engine
 from hiermeta.errors import InputError, unknown_option
 from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior, from_spec
+from hiermeta.priors.defaults import default_priors
 from hiermeta.results.intervals import PI_KINDS
 
 __all__ = [
@@ -195,21 +196,41 @@ def _checked_options(task_id: str, engine: str, options: Any) -> tuple[tuple[str
     return tuple(sorted(out.items()))
 
 
-def default_task_id(analysis: str, engine: str, tau: TauPrior, mu: MuPrior) -> str:
+def default_task_id(
+    analysis: str,
+    engine: str,
+    tau: TauPrior,
+    mu: MuPrior,
+    defaults: tuple[TauPrior, MuPrior] = (DEFAULT_TAU, DEFAULT_MU),
+) -> str:
     """``analysis``, then what differs from the defaults: ``"cd001|nuts|HalfCauchy(1)"``.
 
-    Ids do not depend on the rest of the grid, so a batch can grow (more priors, engines or
-    analyses) and resume into the same output folder.
+    ``defaults`` are the measure's default priors (log-ratio ones unless given). Ids do not
+    depend on the rest of the grid, so a batch can grow (more priors, engines or analyses)
+    and resume into the same output folder.
     """
     parts = [analysis]
     if engine != "exact":
         parts.append(engine)
     bayes = get_engine(engine).bayesian
-    if bayes and tau != DEFAULT_TAU:
+    if bayes and tau != defaults[0]:
         parts.append(tau.name)
-    if bayes and mu != DEFAULT_MU:
+    if bayes and mu != defaults[1]:
         parts.append(f"mu~{mu.name}")
     return "|".join(parts)
+
+
+def _dataset_defaults(data: EffectData | BaseException) -> tuple[TauPrior, MuPrior, str | None]:
+    """The measure's default (tau, mu) priors for a dataset, and why there are none (its
+    measure has no universal scale): such tasks fail with that message unless priors are
+    given."""
+    if not isinstance(data, EffectData):  # a failed conversion, or bad input Task rejects
+        return DEFAULT_TAU, DEFAULT_MU, None
+    try:
+        chosen = default_priors(data)
+    except InputError as err:
+        return DEFAULT_TAU, DEFAULT_MU, f"InputError: {err}"
+    return chosen.tau, chosen.mu, None
 
 
 def _prior_key(prior: Any) -> str:
@@ -219,7 +240,7 @@ def _prior_key(prior: Any) -> str:
 def _as_list(value: Any, kind: str) -> list[Any]:
     """Priors as a list: one prior, a list of priors or specs, or a catalogue (name → prior)."""
     if value is None:
-        return [DEFAULT_TAU if kind == "tau" else DEFAULT_MU]
+        return [None]  # the measure's default, chosen per dataset
     prior_type = TauPrior if kind == "tau" else MuPrior
     if (
         isinstance(value, Mapping)
@@ -265,26 +286,30 @@ def make_tasks(
         moderators = [moderators]
     tasks = []
     for name, data in datasets.items():
+        tau_default, mu_default, no_default = _dataset_defaults(data)
         bayes_engines = [e for e in engines if get_engine(e).bayesian]
         combos = list(itertools.product(bayes_engines, taus, mus))
-        combos += [
-            (e, DEFAULT_TAU, DEFAULT_MU) for e in dict.fromkeys(engines) if e not in bayes_engines
-        ]
-        for eng, tau, mu in combos:
+        combos += [(e, None, None) for e in dict.fromkeys(engines) if e not in bayes_engines]
+        for eng, tau_given, mu_given in combos:
             takes = get_engine(eng)
             options = (nuts if takes.bayesian else frequentist) if takes.options else None
             failed = isinstance(data, BaseException)
+            tau = tau_given or tau_default
+            mu = mu_given or mu_default
+            error = _describe(data) if failed else None  # type: ignore[arg-type]
+            if error is None and takes.bayesian and no_default and None in (tau_given, mu_given):
+                error = no_default
             tasks.append(
                 Task(
-                    task_id=default_task_id(str(name), eng, tau, mu),
-                    data=None if failed else data,  # type: ignore[arg-type]
+                    task_id=default_task_id(str(name), eng, tau, mu, (tau_default, mu_default)),
+                    data=None if error else data,  # type: ignore[arg-type]
                     engine=eng,
                     tau_prior=tau,
                     mu_prior=mu,
                     moderators=tuple(moderators or ()),
                     options=options or {},
                     analysis=str(name),
-                    data_error=_describe(data) if failed else None,  # type: ignore[arg-type]
+                    data_error=error,
                     data_warnings=tuple((data_warnings or {}).get(str(name), ())),
                 )
             )

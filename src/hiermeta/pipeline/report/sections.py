@@ -32,7 +32,7 @@ __all__ = ["benefit", "blocks", "display_name", "methods", "statements", "thresh
 def thresholds(analysis: Any) -> tuple[float, ...]:
     """Probability thresholds on the reporting scale (the spec's, or the measure's default)."""
     given = analysis.spec.report.get("thresholds")
-    return tuple(given) if given else default_thresholds(analysis.data.is_ratio)
+    return tuple(given) if given else default_thresholds(analysis.data.measure)
 
 
 def benefit(analysis: Any) -> str | None:
@@ -117,10 +117,12 @@ def methods(analysis: Any) -> list[str]:
     data, spec, primary = analysis.data, analysis.spec, analysis.primary
     source = spec.data.get("dataset") or spec.data.get("csv") or "simulation"
     subset = f", rows with {spec.data['subset']} = true" if spec.data.get("subset") else ""
-    scale = f"log {data.measure}" if data.is_ratio else data.measure
+    scale = data.log_label
+    info = data.measure_info
     lines = [
-        f"Data: {data.k} estimates from {source}{subset}. Effect scale: {scale}"
-        + (f" (results reported as {data.measure})" if data.is_ratio else "")
+        f"Data: {data.k} estimates from {source}{subset}. Effect measure: {info.title}; "
+        f"effect scale: {scale}"
+        + (f" (results reported as {data.natural_label})" if data.back_transformed else "")
         + f". Conversions: {_conversions(data)}.",
         direction_text(analysis),
     ]
@@ -136,7 +138,8 @@ def methods(analysis: Any) -> list[str]:
             f" (reference level: {refs})" if refs else ""
         )
         lines.append(
-            f"Other coefficients ~ {spec.beta_prior().describe(data.measure)} (a ratio of {data.measure}s)."
+            f"Other coefficients ~ {spec.beta_prior(data).describe(data.measure)}"
+            + (f" (a ratio of {data.measure}s)." if data.is_ratio else " (a difference).")
         )
     lines.insert(2, f"Model: {model}, on the {scale} scale.")
     for fit in analysis.fits:
@@ -339,7 +342,9 @@ def _subgroup_section(analysis: Any, figures: dict[str, str]) -> list[Block]:
     contrasts = []
     for fit in analysis.fits:
         for row in fit.contrasts().itertuples():
-            values = fit._natural([row.estimate, row.low, row.high])
+            values = analysis.data.measure_info.difference_to_natural(
+                [row.estimate, row.low, row.high]
+            )
             contrasts.append(
                 {
                     "contrast": f"{row.moderator}: {row.first} vs {row.second}",

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from hiermeta.data.measures import get_measure
 from hiermeta.errors import unknown_option
 from hiermeta.results.intervals import format_probability, probability_text
 from hiermeta.results.posterior import BayesianResult
@@ -53,6 +54,9 @@ MEASURE_WORDS: dict[str, Words] = {
         "standardised mean difference", "the standardised mean outcome", "difference in SMDs"
     ),
     "COR": Words("correlation", "the correlation", "difference in correlations"),
+    "ZCOR": Words("correlation", "the correlation", "difference in Fisher z"),
+    "PLO": Words("proportion", "the proportion", "log odds ratio"),
+    "PR": Words("proportion", "the proportion", "difference in proportions"),
     "GEN": Words("effect", "the outcome", "difference in effects"),
 }
 
@@ -68,9 +72,10 @@ def default_benefit(measure: str) -> str | None:
     return "lower" if measure in ("HR", "OR", "RR", "IRR") else None
 
 
-def default_thresholds(is_ratio: bool) -> tuple[float, ...]:
-    """Thresholds on the reporting scale: no effect and a 20% reduction, or no difference."""
-    return (1.0, 0.8) if is_ratio else (0.0,)
+def default_thresholds(measure: str) -> tuple[float, ...]:
+    """Thresholds on the reporting scale: no effect and a 20% reduction for ratios, no
+    difference for differences, none for single-group measures (a proportion)."""
+    return get_measure(measure).default_thresholds
 
 
 class _Speaker:
@@ -88,9 +93,9 @@ class _Speaker:
             raise unknown_option("benefit direction", benefit, ["lower", "higher", "None"])
         self.result, self.level, self.treatment, self.benefit = result, level, treatment, benefit
         self.thresholds = tuple(thresholds)
-        self.m = result.data.measure
-        self.words = MEASURE_WORDS.get(self.m, MEASURE_WORDS["GEN"])
-        self.null = 1.0 if result.data.is_ratio else 0.0
+        self.m = result.data.natural_label  # "HR", "MD", "proportion", "r"
+        self.words = MEASURE_WORDS.get(result.data.measure, MEASURE_WORDS["GEN"])
+        self.null = result.data.measure_info.null  # None for a single-group measure
         self.sign = ">" if benefit == "higher" else "<"
 
     def p(self, param: str, threshold: float) -> float:
@@ -110,7 +115,9 @@ class _Speaker:
         )
 
     def meaning(self, param: str, where: str) -> str:
-        """What P(effect beyond the null) means, in words."""
+        """What P(effect beyond the null) means, in words (nothing for a proportion)."""
+        if self.null is None:
+            return ""
         p = format_probability(self.p(param, self.null))
         if self.benefit is None:
             return (
@@ -119,26 +126,31 @@ class _Speaker:
         verb = "lowers" if self.benefit == "lower" else "raises"
         return f"The probability that {self.treatment} {verb} {self.words.quantity} {where} is {p}."
 
+    def _tail(self, param: str, where: str) -> str:
+        """The probability sentences after an estimate (none for a single-group measure)."""
+        parts = [self.probs(param), self.meaning(param, where)]
+        return " ".join(p if p.endswith(".") else f"{p}." for p in parts if p)
+
     def mean(self, param: str, who: str) -> str:
         lo, med, hi = self.bounds(param)
         return (
             f"{who} — mean effect: {self.m} {med:.2f} ({self.level:.0%} credible interval "
-            f"{_range(lo, hi)}). {self.probs(param)}. {self.meaning(param, 'on average')}"
-        )
+            f"{_range(lo, hi)}). {self._tail(param, 'on average')}"
+        ).rstrip()
 
     def new_setting(self, param: str, who: str) -> str:
         lo, _, hi = self.bounds(param)
         return (
             f"{who} — a new setting: the true {self.m} in a new study's population would lie "
             f"between {lo:.2f} and {hi:.2f} ({self.level:.0%} prediction interval). "
-            f"{self.probs(param)}. {self.meaning(param, 'there')}"
-        )
+            f"{self._tail(param, 'there')}"
+        ).rstrip()
 
     def contrast(self, term: str, first: str, second: str) -> str:
         tail = (1 - self.level) / 2
         a, b = f"{term}={first}", f"{term}={second}"
         q = self.result.contrast(a, b).quantile(np.array([tail, 0.5, 1 - tail]))
-        lo, med, hi = self.result.data.to_natural(q)
+        lo, med, hi = self.result.data.measure_info.difference_to_natural(q)
         p = self.result.prob_contrast(a, b)
         return (
             f"Contrast {term} = {first} vs {second}: {self.words.contrast} {med:.2f} "
@@ -148,10 +160,12 @@ class _Speaker:
         )
 
     def slope(self, name: str, term: str) -> str:
-        lo, med, hi = self.bounds(name)
+        tail = (1 - self.level) / 2
+        quantiles = self.result.quantile(name, [tail, 0.5, 1 - tail])
+        lo, med, hi = self.result.data.measure_info.difference_to_natural(quantiles)
+        below = self.result.prob(0.0, param=name, analysis_scale=True)
         p = probability_text(
-            "P(factor < 1)" if self.result.data.is_ratio else "P(change < 0)",
-            self.result.prob(self.null, param=name),
+            "P(factor < 1)" if self.result.data.is_ratio else "P(change < 0)", below
         )
         change = "is multiplied by" if self.result.data.is_ratio else "changes by"
         return (
@@ -184,7 +198,7 @@ def probability_statements(
     if benefit == "default":
         benefit = default_benefit(result.data.measure)
     if thresholds is None:
-        thresholds = default_thresholds(result.data.is_ratio)
+        thresholds = default_thresholds(result.data.measure)
     say = _Speaker(result, thresholds, level, treatment, benefit)
     if result.design.intercept_only:
         return [say.mean("mu", "All studies"), say.new_setting("predictive", "All studies")]
@@ -203,7 +217,7 @@ def probability_statements(
         for first, second in combinations(term.levels, 2):
             contrasts.append(say.contrast(term.name, second, first))
     if contrasts:
-        m = result.data.measure
+        m = result.data.natural_label
         contrasts.append(
             f"Glossary: P({m}[a] < {m}[b]) is the posterior probability that the true mean "
             f"{m} in subgroup a is lower than in subgroup b."
