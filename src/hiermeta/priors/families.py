@@ -115,7 +115,7 @@ class TauPrior(ABC):
     label: str = field(default="", compare=False, kw_only=True)
     #: Where this particular prior comes from, when it is not the family's citation (for
     #: example a default derived for the data's measure); :meth:`describe` prints it.
-    source: str = field(default="", compare=False, kw_only=True)
+    source: str = field(default="", compare=False, kw_only=True, repr=False)
 
     @abstractmethod
     def logpdf(self, tau: np.ndarray) -> np.ndarray:
@@ -647,7 +647,7 @@ class MuPrior(ABC):
         return None
 
     #: Where this particular prior comes from (see :attr:`TauPrior.source`).
-    source: str = field(default="", compare=False, kw_only=True)
+    source: str = field(default="", compare=False, kw_only=True, repr=False)
     family: ClassVar[str] = ""
     proper: ClassVar[bool] = True
     #: Conjugate in the exact engine (Normal, Flat).
