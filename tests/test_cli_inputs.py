@@ -114,3 +114,103 @@ def test_without_a_terminal_there_are_no_progress_tables(tmp_path: Path) -> None
     assert run.returncode == 0, run.stderr
     assert "NUTS attempt 1 of at most 3 (marginal, target_accept 0.9, tune 1000)" in run.stderr
     assert "Progress" not in run.stderr and "━" not in run.stderr
+
+
+EXAMPLES = Path(__file__).parents[1] / "data" / "examples"
+DATA = Path(__file__).parents[1] / "data"
+
+
+@pytest.mark.parametrize(
+    ("csv", "columns", "api"),
+    [
+        (
+            DATA / "normand1999.csv",
+            [
+                "--m1",
+                "m1i",
+                "--sd1",
+                "sd1i",
+                "--n1",
+                "n1i",
+                "--m2",
+                "m2i",
+                "--sd2",
+                "sd2i",
+                "--n2",
+                "n2i",
+                "--study",
+                "source",
+            ],
+            lambda t: hm.from_means(t, "m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i", "source", "SMD"),
+        ),
+        (
+            DATA / "pritz1997.csv",
+            ["--events", "xi", "--n", "ni", "--study", "authors"],
+            lambda t: hm.from_proportions(t, "xi", "ni", "authors"),
+        ),
+        (
+            EXAMPLES / "mortality_events.csv",
+            [
+                "--events1",
+                "deaths_drug",
+                "--n1",
+                "n_drug",
+                "--events2",
+                "deaths_placebo",
+                "--n2",
+                "n_placebo",
+                "--study",
+                "study",
+            ],
+            lambda t: hm.from_events(
+                t, "deaths_drug", "n_drug", "deaths_placebo", "n_placebo", "study"
+            ),
+        ),
+        (
+            EXAMPLES / "survival_logrank.csv",
+            ["--o-minus-e", "o_minus_e", "--v", "v", "--study", "study"],
+            lambda t: hm.from_oe_v(t, "o_minus_e", "v", "study"),
+        ),
+    ],
+    ids=["means-SMD", "proportions-PLO", "events-OR", "oe_v-HR"],
+)
+def test_every_input_kind_with_the_measures_default_priors(csv, columns, api, capsys) -> None:
+    summary = _json(capsys, ["fit", str(csv), *columns])
+    data = api(pd.read_csv(csv))
+    assert summary["measure"] == data.measure and summary["studies"] == list(data.study)
+    exact = hm.bayesian(data).to_dict()  # the measure's default priors, as the CLI's
+    assert summary["bayesian"]["exact"]["estimate"] == pytest.approx(exact["estimate"], rel=1e-12)
+    assert summary["bayesian"]["exact"]["methods"] == exact["methods"]
+
+
+def test_correlations_input(tmp_path: Path, capsys) -> None:
+    table = hm.load_dataset("molloy2014")
+    table["label"].to_frame().assign(r=table.ri, n=table.ni).to_csv(tmp_path / "r.csv", index=False)
+    summary = _json(
+        capsys, ["fit", str(tmp_path / "r.csv"), "--r", "r", "--n", "n", "--study", "label"]
+    )
+    assert summary["measure"] == "ZCOR"
+    assert summary["bayesian"]["exact"]["ratio"]["estimate"] == pytest.approx(
+        math.tanh(hm.bayesian(hm.load_effects("molloy2014")).to_dict()["estimate"]), rel=1e-12
+    )
+
+
+def test_an_md_without_priors_names_the_priors_to_give(capsys) -> None:
+    args = ["fit", str(EXAMPLES / "hospitalisation_log_hr.csv"), "--y", "log_hr", "--se", "se"]
+    assert main([*args, "--measure", "MD"]) == 2
+    assert "mu_prior" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                *args,
+                "--measure",
+                "MD",
+                "--mu-prior",
+                "normal(0,1)",
+                "--tau-prior",
+                "halfnormal(0.5)",
+                "--json",
+            ]
+        )
+        == 0
+    )

@@ -119,7 +119,13 @@ class Spec:
         return prior
 
     def beta_prior(self, data: EffectData | None = None) -> MuPrior:
-        """Prior on the other coefficients (default: the measure's default prior on mu)."""
+        """Prior on the other coefficients (default: the measure's default prior on mu, or
+        the spec's mu prior for a measure without defaults, e.g. an MD in unknown units)."""
+        if "beta" not in self.priors and "mu" in self.priors and data is not None:
+            try:
+                default_priors(data)
+            except InputError:
+                return self.mu_prior(data)
         prior: MuPrior = self._prior("beta", data, lambda d: default_priors(d).mu, DEFAULT_MU)
         return prior
 

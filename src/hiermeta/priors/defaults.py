@@ -42,7 +42,14 @@ from hiermeta.priors.families import (
     catalogue,
 )
 
-__all__ = ["DefaultPriors", "catalogue_for", "default_mu", "default_priors", "default_tau"]
+__all__ = [
+    "DefaultPriors",
+    "catalogue_for",
+    "default_beta",
+    "default_mu",
+    "default_priors",
+    "default_tau",
+]
 
 #: Bartoš, Maier, Wagenmakers, Doucouliagos & Stanley (2023): RoBMA's default priors for a
 #: standardised mean difference (Cohen's d), set from the 705 meta-analyses of van Erp et al.
@@ -164,6 +171,15 @@ def default_mu(data: EffectData) -> MuPrior:
 def default_tau(data: EffectData) -> TauPrior:
     """Default prior on tau for ``data``'s measure."""
     return default_priors(data).tau
+
+
+def default_beta(data: EffectData, mu_prior: MuPrior) -> MuPrior:
+    """Default prior on the coefficients other than the intercept: the measure's default on
+    mu, or — for a measure without defaults — the given prior on mu (it is on the same scale)."""
+    try:
+        return default_mu(data)
+    except InputError:
+        return mu_prior
 
 
 def catalogue_for(data: EffectData) -> dict[str, TauPrior]:

@@ -35,7 +35,7 @@ from hiermeta.engines.exact.quadrature import (
 )
 from hiermeta.errors import InputError
 from hiermeta.priors import MuPrior, TauPrior
-from hiermeta.priors.defaults import default_mu, default_tau
+from hiermeta.priors.defaults import default_beta, default_mu, default_tau
 from hiermeta.results.posterior import BayesianResult, ScalarPosterior
 
 __all__ = ["ExactResult", "NormalMixture", "TauMarginal", "fit_exact", "fit_exact_many"]
@@ -331,7 +331,7 @@ def _coefficient_prior(
     priors: list[MuPrior] = [mu_prior]
     for name in design.names[1:]:
         given = beta_prior.get(name) if isinstance(beta_prior, Mapping) else beta_prior
-        priors.append(given or default_mu(data))
+        priors.append(given or default_beta(data, mu_prior))
     moments = [prior.normal_moments() for prior in priors]
     mean, prec = (np.array(values, dtype=float) for values in zip(*moments, strict=True))
     return prec, mean, priors

@@ -28,7 +28,7 @@ from hiermeta.engines.nuts.models import (
 )
 from hiermeta.errors import ConvergenceWarning, InputError, RemedyWarning, unknown_option
 from hiermeta.priors import MuPrior, TauPrior
-from hiermeta.priors.defaults import default_mu, default_tau
+from hiermeta.priors.defaults import default_beta, default_mu, default_tau
 from hiermeta.results.contract import summary_row
 from hiermeta.results.posterior import BayesianResult, SamplePosterior, ScalarPosterior
 
@@ -636,7 +636,7 @@ def fit_nuts(
         design,
         mu_prior,
         tau_prior,
-        beta_prior or (mu_prior if design.intercept_only else default_mu(data)),
+        beta_prior or default_beta(data, mu_prior),
         subgroup_tau,
         multilevel,
         nu,
