@@ -22,9 +22,12 @@ def _assert_trustworthy(
     assert (agreement["z"].abs() <= AGREEMENT_Z).all()
 
 
-def test_default_fit_agrees_with_exact_on_bcg() -> None:
+@pytest.mark.parametrize("sampler", ["auto", "pymc"])  # the compiled kernel and PyMC's graph
+def test_default_fit_agrees_with_exact_on_bcg(sampler: str) -> None:
     data = hm.load_effects("bcg")
-    _assert_trustworthy(hm.bayesian(data, engine="nuts", random_seed=11), hm.bayesian(data))
+    fit = hm.bayesian(data, engine="nuts", random_seed=11, sampler=sampler)
+    assert fit.sampler == ("kernel" if sampler == "auto" else "pymc")
+    _assert_trustworthy(fit, hm.bayesian(data))
 
 
 def test_small_meta_analysis_with_a_dominant_study_and_flat_mu() -> None:
