@@ -23,8 +23,8 @@ b_c = Σ r_i/d_i and t = tau_cohort::
 
 from __future__ import annotations
 
-from functools import cache
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 import numpy as np
