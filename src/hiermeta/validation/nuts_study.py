@@ -13,6 +13,7 @@ import argparse
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,12 +44,12 @@ def small_k_study(seeds: int = 30, mu_prior: MuPrior | None = None) -> tuple[dic
     zs = []
     for seed in range(seeds):
         start = time.perf_counter()
-        fit = bayesian(
+        fit: Any = bayesian(
             data, mu_prior=mu, tau_prior=tau, engine="nuts", random_seed=seed, progressbar=False
         )
         seconds.append(time.perf_counter() - start)
         divergent += int(np.asarray(fit.idata.sample_stats["diverging"].values).sum()) > 0
-        remedied += fit.attempts_made > 1  # type: ignore[attr-defined]
+        remedied += fit.attempts_made > 1
         zs.append(agreement(fit, exact)["z"])
     counts = {
         "mu prior": mu.name,
@@ -56,7 +57,7 @@ def small_k_study(seeds: int = 30, mu_prior: MuPrior | None = None) -> tuple[dic
         "final fits with divergences": divergent,
         "fits needing a remedy": remedied,
         "median seconds per fit": float(np.median(seconds)),
-        "sampler": fit.sampler,  # type: ignore[attr-defined]
+        "sampler": fit.sampler,
     }
     z = pd.concat(zs, axis=1)
     table = pd.DataFrame({"mean z": z.mean(axis=1), "sd z": z.std(axis=1, ddof=1)})
