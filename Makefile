@@ -41,9 +41,11 @@ bench: install
 	MPLBACKEND=Agg $(BIN)/python benchmarks/run.py --out docs/benchmarks.md
 
 # Coverage study and simulation-based calibration → docs/validation/, every fit through hm.batch
-# on a local Dask cluster (about 10 minutes)
+# on a local Dask cluster (about 10 minutes), then the NUTS small-k study and the agreement calibration
+# (about 15 minutes)
 validate: install
 	MPLBACKEND=Agg $(BIN)/python -m hiermeta.validation --out docs/validation --scheduler processes
+	MPLBACKEND=Agg $(BIN)/python -m hiermeta.validation.nuts_study --out docs/validation
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -19,7 +19,7 @@ from hiermeta.engines.exact.engine import fit_exact
 
 __all__ = ["agreement_z_scores", "false_alarm_table"]
 
-THRESHOLDS = (3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0)
+THRESHOLDS = (3.0, 3.5, 4.0, 4.25, 4.5, 4.75, 5.0, 5.5, 6.0)
 
 
 def agreement_z_scores(
