@@ -1,0 +1,24 @@
+"""The agreement calibration machinery (its full run is `python -m hiermeta.validation.nuts_study`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hiermeta.analyses.agreement import AGREEMENT_Z
+from hiermeta.validation.agreement_study import agreement_z_scores, false_alarm_table
+
+
+def test_iid_draws_give_finite_z_scores_and_a_monotone_false_alarm_table() -> None:
+    z = agreement_z_scores(replicates=3, chains=2, draws=500, random_seed=1)
+    assert z.shape == (3, 11) and np.isfinite(z.to_numpy()).all()
+    table = false_alarm_table(z)
+    assert (np.diff(table["per fit"]) <= 0).all() and (np.diff(table["per quantity"]) <= 0).all()
+    assert AGREEMENT_Z in table.index  # the chosen threshold is one of the table's rows
+
+
+def test_false_alarm_rates_count_quantities_and_fits() -> None:
+    z = pd.DataFrame({"a": [0.0, 5.0, 0.0, 0.0], "b": [0.0, 5.0, 6.0, 0.0]})
+    table = false_alarm_table(z, (4.0,))
+    assert table.loc[4.0, "per quantity"] == 3 / 8
+    assert table.loc[4.0, "per fit"] == 2 / 4
