@@ -391,10 +391,13 @@ class MetaResult(ABC):
         rows[-1]["p_value"] = het.q_p
         for extra in self._extra_summary_rows(level):
             rows.append({**extra, "_effect": False})
-        frame = pd.DataFrame(rows).set_index("param")
-        effect = frame.pop("_effect").astype(bool).to_numpy().copy()
+        # columns built once (one DataFrame construction, no per-column insertion)
+        columns = ["estimate", "se", "ci_low", "ci_high", "p_value", "interval"]
+        table: dict[str, Any] = {c: [row.get(c, np.nan) for row in rows] for c in columns}
+        names = [row["param"] for row in rows]
+        effect = np.array([row["_effect"] for row in rows], dtype=bool)
         if not self.data.is_ratio:  # a slope of logits or Fisher z is no proportion or r
-            effect &= ~frame.index.isin(self.design.names[1:])
+            effect &= ~np.isin(names, self.design.names[1:])
         if self.data.back_transformed:
             m = self.data.natural_label
             for source, target in (
@@ -402,8 +405,9 @@ class MetaResult(ABC):
                 ("ci_low", f"{m} ci_low"),
                 ("ci_high", f"{m} ci_high"),
             ):
-                values = frame[source].to_numpy(dtype=float)
-                frame[target] = np.where(effect, self._natural(values), np.nan)
+                values = np.asarray(table[source], dtype=float)
+                table[target] = np.where(effect, self._natural(values), np.nan)
+        frame = pd.DataFrame(table, index=pd.Index(names, name="param"))
         return frame
 
     def _p_value(self, param: str) -> float:

@@ -59,6 +59,8 @@ class Conditional:
 def conditional(model: LinearModel, tau: np.ndarray) -> Conditional:
     """Posterior of β and the marginal likelihood, given each tau (vectorised)."""
     tau = np.asarray(tau, dtype=float)
+    if model.X.shape[1] == 1 and np.all(model.X == 1.0):
+        return _conditional_intercept(model, tau)
     total = model.v[None, :] + tau[:, None] ** 2  # (n, k)
     w = 1.0 / total
     X, y = model.X, model.y
@@ -83,6 +85,26 @@ def conditional(model: LinearModel, tau: np.ndarray) -> Conditional:
         + quad
     )
     return Conditional(loglik=loglik, mean=mean, cov=cov)
+
+
+def _conditional_intercept(model: LinearModel, tau: np.ndarray) -> Conditional:
+    """:func:`conditional` for the intercept-only model in scalar algebra (no batched
+    Cholesky): the same formulas with p = 1."""
+    total = model.v[None, :] + tau[:, None] ** 2  # (n, k)
+    w = 1.0 / total
+    prec0, mean0 = float(model.prec0[0]), float(model.mean0[0])
+    prec = w.sum(axis=1) + prec0
+    mean = (w @ model.y + prec0 * mean0) / prec
+    resid = model.y[None, :] - mean[:, None]
+    quad = np.sum(w * resid**2, axis=1) + prec0 * (mean - mean0) ** 2
+    loglik = -0.5 * (
+        len(model.y) * _LOG_2PI
+        + np.sum(np.log(total), axis=1)
+        + np.log(prec)
+        - (np.log(prec0) if prec0 > 0 else 0.0)
+        + quad
+    )
+    return Conditional(loglik=loglik, mean=mean[:, None], cov=(1.0 / prec)[:, None, None])
 
 
 @dataclass(frozen=True)
@@ -304,20 +326,26 @@ def invert_cdf(
     and ``hi`` may be arrays broadcasting against ``probs`` (one bracket per row).
     """
     probs = np.asarray(probs, dtype=float)
-    a = np.full(probs.shape, lo)
-    b = np.full(probs.shape, hi)
+    a = np.full(probs.shape, lo, dtype=float)
+    b = np.full(probs.shape, hi, dtype=float)
+    fa, fb = -probs, 1.0 - probs  # the CDF is ~0 and ~1 at the bracket's ends
     x = np.clip(start if start is not None else (a + b) / 2, a, b).astype(float)
     for _ in range(max_iter):
         cdf, dens = cdf_pdf(x)
         f = cdf - probs
         if np.all(np.abs(f) < tol):
             break
-        a = np.where(f < 0, x, a)
-        b = np.where(f > 0, x, b)
+        below, above = f < 0, f > 0
+        a, fa = np.where(below, x, a), np.where(below, f, fa)
+        b, fb = np.where(above, x, b), np.where(above, f, fb)
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = x - f / dens
+            # Newton overshoots the root where the CDF is convex (left tail) or concave (right
+            # tail); then the secant through the bracket, whose ends straddle the root
+            secant = a - fa * (b - a) / (fb - fa)
         ok = np.isfinite(newton) & (newton > a) & (newton < b)
-        x = np.where(ok, newton, (a + b) / 2)
+        fallback = np.where(np.isfinite(secant) & (secant > a) & (secant < b), secant, (a + b) / 2)
+        x = np.where(ok, newton, fallback)
         if np.all(b - a < 1e-15 * np.maximum(1.0, np.abs(x))):
             break
     return x
