@@ -501,7 +501,9 @@ def test_nuts_tasks_of_one_structure_share_one_compiled_model() -> None:
             ("third", list("PQRST")),
         ]
     }
-    options = {"draws": 200, "tune": 200, "chains": 1, "remedies": False}
+    # the PyMC graph path (structures outside the compiled kernel take it); the kernel path
+    # compiles nothing per structure, and its labels are checked below the same way
+    options = {"draws": 200, "tune": 200, "chains": 1, "remedies": False, "sampler": "pymc"}
     with pytest.warns(BatchWarning, match="did not pass their diagnostics"):  # short chains
         result = hm.batch(datasets, engine="nuts", nuts=options, posteriors=True, progress=False)
     assert len(nuts._MODEL_CACHE) == 1  # built and compiled once, data and labels swapped after
@@ -510,6 +512,13 @@ def test_nuts_tasks_of_one_structure_share_one_compiled_model() -> None:
         assert list(tree.posterior["study"].values) == list(data.study)
         assert list(tree.observed_data["study"].values) == list(data.study)
         np.testing.assert_array_equal(tree.observed_data["y_obs"].values, data.y)
+    options["sampler"] = "auto"  # the compiled kernel: no PyMC model at all, the same labels
+    with pytest.warns(BatchWarning, match="did not pass their diagnostics"):
+        kernel = hm.batch(datasets, engine="nuts", nuts=options, posteriors=True, progress=False)
+    assert len(nuts._MODEL_CACHE) == 1
+    for name, data in datasets.items():
+        tree = kernel.posterior(f"{name}|nuts")
+        assert list(tree.posterior["study"].values) == list(data.study)
 
 
 def test_a_growing_grid_resumes_into_the_same_folder(tmp_path: Path) -> None:
