@@ -211,6 +211,12 @@ class NutsResult(BayesianResult):
             f"NUTS engine ({model}; {tau}): {s.parameterisation} "
             f"parameterisation, {s.random_effects} random effects"
             + (", between- and within-cohort heterogeneity" if s.clusters else "")
+            + (
+                " (study and cohort effects integrated out, drawn afterwards from their exact "
+                "conditional posterior)"
+                if s.clusters and s.parameterisation == "marginal"
+                else ""
+            )
             + (", one tau per subgroup" if s.tau_groups > 1 else "")
             + f"; {post.sizes['chain']} chains × {post.sizes['draw']} draws, "
             f"random_seed = {self.random_seed}. Priors: {self.priors_text()}"
