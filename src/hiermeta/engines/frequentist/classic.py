@@ -13,6 +13,7 @@ and Tarone's correction of it.
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -20,9 +21,9 @@ import pandas as pd
 from scipy import stats
 
 from hiermeta.constants import Z95
-from hiermeta.data.convert import read_2x2
+from hiermeta.data.convert import from_2x2, read_2x2
 from hiermeta.data.measures import get_measure
-from hiermeta.errors import InputError, unknown_option
+from hiermeta.errors import ExcludedStudiesWarning, InputError, unknown_option
 
 __all__ = ["ClassicResult", "mantel_haenszel", "peto"]
 
@@ -94,28 +95,19 @@ def _ci(estimate: float, se: float) -> tuple[float, float, float, float]:
     return estimate - Z95 * se, estimate + Z95 * se, z, float(2 * stats.norm.sf(abs(z)))
 
 
-def _per_study(cells: np.ndarray, measure: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """escalc's per-study y and v (add 1/2 to tables with a zero cell; drop tables without
-    events in either group or with only events), and the mask of studies kept."""
-    a, b, c, d = cells.T
-    keep = ~(((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))
-    zero = (cells == 0).any(axis=1)
-    a, b, c, d = (cells + np.where(zero, 0.5, 0.0)[:, None]).T
-    n1, n2 = a + b, c + d
-    if measure == "OR":
-        y, v = np.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d
-    elif measure == "RR":
-        y, v = np.log((a / n1) / (c / n2)), 1 / a - 1 / n1 + 1 / c - 1 / n2
-    elif measure == "RD":
-        p1, p2 = a / n1, c / n2
-        y, v = p1 - p2, p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
-    else:  # Peto: (O − E)/V and 1/V
-        n = n1 + n2
-        xt, yt = a + c, b + d
-        expected = xt * n1 / n
-        var = xt * yt * n1 * n2 / (n**2 * (n - 1))
-        y, v = (a - expected) / var, 1 / var
-    return y[keep], v[keep], keep
+def _per_study(
+    df: pd.DataFrame, columns: tuple[str, str, str, str], study: str | None, measure: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """escalc's per-study y and v for the Q test: ½ added to tables with a zero cell, tables
+    without events in either group (or with only events) left out — ``from_2x2`` with
+    ``drop00=True``, as rma.mh's defaults."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExcludedStudiesWarning)  # left out of Q, as in rma.mh
+        try:
+            data = from_2x2(df, *columns, study, measure, drop00=True)
+        except InputError:  # every table double-zero: no Q
+            return np.array([]), np.array([])
+    return data.y, data.variance
 
 
 def _heterogeneity(
@@ -198,7 +190,7 @@ def mantel_haenszel(
             + np.sum(a * (n2 - c) / n + c * (n1 - a) / n) / 2
         ) / w**2
     se = float(np.sqrt(var))
-    y, v, keep = _per_study(cells, measure)
+    y, v = _per_study(df, (ai, bi, ci, di), study, measure)
     low, high, z, p_value = _ci(estimate, se)
     q, q_df, q_p, i2, h2 = _heterogeneity(y, v, estimate)
     return ClassicResult(
@@ -216,7 +208,7 @@ def mantel_haenszel(
         i2,
         h2,
         len(labels),
-        int(keep.sum()),
+        len(y),
         tuple(labels),
         tests,
     )

@@ -36,7 +36,6 @@ __all__ = [
     "kernel_inputs",
     "kernel_supports",
     "logp_and_grad",
-    "logp_function",
 ]
 
 #: tau families the kernel implements → (code, folded). Folded: tau = |z|; else tau = exp(z).
@@ -115,28 +114,6 @@ def kernel_inputs(
         "cluster": np.ascontiguousarray(np.maximum(cluster, 0), dtype=np.int64),
         "clusters": int(clusters),
     }
-
-
-def logp_function(inputs: dict[str, Any]) -> Any:
-    """``f(x) -> (log density, gradient)`` with the data bound: the sampler's hot path."""
-    kernel = _compiled()
-    args = (
-        inputs["y"],
-        inputs["v"],
-        inputs["X"],
-        inputs["prior_mean"],
-        inputs["prior_prec"],
-        inputs["tau_code"],
-        inputs["tau_params"],
-        inputs["cluster"],
-        inputs["clusters"],
-    )
-
-    def logp(x: np.ndarray, **_: Any) -> tuple[float, np.ndarray]:
-        out = np.empty(x.shape[0])
-        return kernel(x, *args, out), out
-
-    return logp
 
 
 def logp_and_grad(x: np.ndarray, inputs: dict[str, Any]) -> tuple[float, np.ndarray]:
