@@ -201,7 +201,7 @@ class ExactResult(BayesianResult):
     def methods(self) -> list[str]:
         return [
             "Exact engine: the posterior is integrated by Gauss–Legendre quadrature over tau "
-            "(no Monte-Carlo error; probabilities accurate to 1e-6, tested against a grid eight "
+            "(no Monte-Carlo error; probabilities accurate to 1e-8, tested against a grid eight "
             f"times finer). Priors: {self.priors_text()}"
         ]
 
@@ -488,7 +488,7 @@ def fit_exact(
     log_post = _log_posterior(model, tau_prior)
 
     upper = getattr(tau_prior, "upper", np.inf)
-    scale = float(max(np.median(data.se), 1e-8))
+    scale = float(max(np.min(data.se), 1e-8))
     kwargs = {"panels": panels} if panels else {}
     grid = build_grid(log_post, scale, float(upper), **kwargs)
     return ExactResult(

@@ -15,7 +15,8 @@ __all__ = ["Conditional", "Grid", "LinearModel", "build_grid", "invert_cdf"]
 
 _LOG_2PI = float(np.log(2 * np.pi))
 #: Gauss–Legendre nodes per panel and number of panels; the accuracy tests check that a grid
-#: four times finer changes probabilities by < 1e-6 and quantiles by < 1e-5.
+#: eight times finer changes probabilities by < 1e-8 and quantiles by < 1e-7 (measured over 120
+#: simulated analyses: 1e-13 and 2e-10; 16 panels would give 7e-11 and 2e-8 on tau's quantiles).
 GL_NODES = 12
 PANELS = 24
 #: The integration range keeps every tau whose log posterior density is within this many nats
@@ -290,8 +291,19 @@ def build_grid(
     panels: int = PANELS,
     gl_nodes: int = GL_NODES,
 ) -> Grid:
-    """Find where the posterior of tau lives and lay a composite quadrature over it."""
+    """Find where the posterior of tau lives and lay a composite quadrature over it.
+
+    When the posterior vanishes towards tau = 0 (priors such as the inverse gamma), the lower
+    end of its support sets the scale of u = log(1 + tau/s): u is then close to log tau over
+    the support, which spreads the steep rise of the density over many panels instead of
+    squeezing it into the first one.
+    """
     edges = find_edges(log_post, scale, upper, panels)
+    low = scale * float(np.expm1(edges[0]))
+    if low > 0:
+        high = scale * float(np.expm1(edges[-1]))
+        scale = low
+        edges = np.linspace(np.log(2.0), np.log1p(high / scale), panels + 1)
     return make_grid(edges, scale, log_post, gl_nodes=gl_nodes)
 
 

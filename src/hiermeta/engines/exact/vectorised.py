@@ -104,8 +104,10 @@ def _log_prior(tau: np.ndarray, priors: Sequence[TauPrior]) -> np.ndarray:
 
 def _edges(
     values: np.ndarray, coarse: np.ndarray, scale: np.ndarray, error: list[str | None]
-) -> np.ndarray:
-    """Panel edges in u per analysis: ``find_edges`` applied row by row, vectorised."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Panel edges in u per analysis and the scale of u: ``find_edges`` and ``build_grid``'s
+    choice of scale (the lower end of the support when the posterior vanishes at tau = 0)
+    applied row by row, vectorised."""
     n = values.shape[0]
     finite = np.isfinite(values)
     safe = np.where(finite, values, -np.inf)
@@ -136,9 +138,10 @@ def _edges(
         )
     lo = np.where(first == 0, 0.0, coarse[rows, np.maximum(first - 1, 0)])
     hi = coarse[rows, np.minimum(last + 1, last_index)]
+    scale = np.where(lo > 0, lo, scale)
     u_lo, u_hi = np.log1p(lo / scale), np.log1p(hi / scale)
     steps = np.linspace(0.0, 1.0, PANELS + 1)
-    return u_lo[:, None] + (u_hi - u_lo)[:, None] * steps[None, :]
+    return u_lo[:, None] + (u_hi - u_lo)[:, None] * steps[None, :], scale
 
 
 #: Convergence of the quantile search: |CDF − q| below this, or a bracket this narrow.
@@ -258,7 +261,7 @@ def summarise_many(
     moments = np.array([p.normal_moments() for p in mu_priors], dtype=float).reshape(-1, 2)
     mean0, prec0 = moments[:, 0], moments[:, 1]
     prior = (prec0, mean0, k.astype(float))
-    scale = np.array([max(float(np.median(s)), 1e-8) for s in ses])
+    scale = np.array([max(float(np.min(s)), 1e-8) for s in ses])
     error: list[str | None] = [None] * n
     for i in map(int, np.flatnonzero((prec0 == 0) & (k <= 1))):
         if not tau_priors[i].proper:
@@ -271,7 +274,7 @@ def summarise_many(
     ok = np.isfinite(lp_prior)
     with np.errstate(all="ignore"):
         values[ok] = (lp_prior + _loglik(coarse, y, v, mask, prior)[0])[ok]
-    edges = _edges(values, coarse, scale, error)
+    edges, scale = _edges(values, coarse, scale, error)
 
     # 2. composite Gauss–Legendre nodes in u and the posterior weight of each node
     nodes, gl_w = gauss_legendre(GL_NODES)
