@@ -341,6 +341,7 @@ def invert_cdf(
     a = np.full(probs.shape, lo, dtype=float)
     b = np.full(probs.shape, hi, dtype=float)
     fa, fb = -probs, 1.0 - probs  # the CDF is ~0 and ~1 at the bracket's ends
+    last = np.zeros(probs.shape, dtype=int)  # which end moved last: -1 a, 1 b
     x = np.clip(start if start is not None else (a + b) / 2, a, b).astype(float)
     for _ in range(max_iter):
         cdf, dens = cdf_pdf(x)
@@ -348,6 +349,11 @@ def invert_cdf(
         if np.all(np.abs(f) < tol):
             break
         below, above = f < 0, f > 0
+        # Illinois: an end kept twice in a row has its value halved, so that the secant
+        # below does not stall against it (regula falsi converges superlinearly again)
+        fb = np.where(below & (last == -1), fb / 2, fb)
+        fa = np.where(above & (last == 1), fa / 2, fa)
+        last = np.where(below, -1, np.where(above, 1, 0))
         a, fa = np.where(below, x, a), np.where(below, f, fa)
         b, fb = np.where(above, x, b), np.where(above, f, fb)
         with np.errstate(divide="ignore", invalid="ignore"):
