@@ -19,6 +19,9 @@ _LOG_2PI = float(np.log(2 * np.pi))
 #: simulated analyses: 1e-13 and 2e-10; 16 panels would give 7e-11 and 2e-8 on tau's quantiles).
 GL_NODES = 12
 PANELS = 24
+#: Points of the coarse scan that finds the range of tau (geometric, 1e-8 to 1e12 times the
+#: scale): a factor of 1.6 between neighbours; the range then extends one point beyond the cutoff.
+COARSE_POINTS = 100
 #: The integration range keeps every tau whose log posterior density is within this many nats
 #: of the maximum (e^-60 ≈ 1e-26: far below the accuracy target).
 CUTOFF_NATS = 60.0
@@ -202,7 +205,7 @@ def find_edges(
     upper
         Upper end of the prior's support (``inf`` for most priors).
     """
-    coarse = np.concatenate([[0.0], scale * np.geomspace(1e-8, 1e12, 320)])
+    coarse = np.concatenate([[0.0], scale * np.geomspace(1e-8, 1e12, COARSE_POINTS)])
     if np.isfinite(upper):
         coarse = np.unique(np.append(coarse[coarse < upper], upper))
     values = log_post(coarse)

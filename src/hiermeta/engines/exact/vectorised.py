@@ -23,6 +23,7 @@ from scipy import special
 
 from hiermeta.engines.exact.quadrature import (
     _LOG_2PI,
+    COARSE_POINTS,
     CUTOFF_NATS,
     GL_NODES,
     PANELS,
@@ -36,7 +37,7 @@ from hiermeta.priors import MuPrior, TauPrior
 __all__ = ["VectorSummary", "summarise_many", "vectorisable"]
 
 #: The coarse scan of tau (relative to the scale s), as in ``find_edges``.
-_COARSE = np.concatenate([[0.0], np.geomspace(1e-8, 1e12, 320)])
+_COARSE = np.concatenate([[0.0], np.geomspace(1e-8, 1e12, COARSE_POINTS)])
 
 
 @dataclass(frozen=True)
