@@ -6,6 +6,7 @@ offending value, and the valid options when there is a fixed set of them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 __all__ = [
@@ -16,7 +17,10 @@ __all__ = [
     "InputError",
     "RemedyWarning",
     "SpecError",
+    "check_count",
     "check_level",
+    "check_number",
+    "check_seed",
     "unknown_option",
 ]
 
@@ -87,3 +91,43 @@ def check_level(level: object, name: str = "ci_level") -> float:
         hint = f" Did you mean {value / 100:g}?" if 50 <= value < 100 else ""  # a percentage
         raise InputError(f"{name} must lie in (0, 1); got {level!r}.{hint}")
     return value
+
+
+def _is_real(value: object) -> bool:
+    """A real number (Python or numpy), not a bool and not text."""
+    import numbers
+
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_number(name: str, value: object, low: float = -math.inf, high: float = math.inf) -> float:
+    """A finite real number strictly between ``low`` and ``high`` (text such as "0.5" is not
+    read as a number: the same value must mean the same thing on every input path)."""
+    if not _is_real(value) or not math.isfinite(float(value)):  # type: ignore[arg-type]
+        raise InputError(f"{name} must be a finite number; got {value!r}")
+    number = float(value)  # type: ignore[arg-type]
+    if not low < number < high:
+        bounds = (
+            f"above {low:g}"
+            if high == math.inf
+            else f"below {high:g}"
+            if low == -math.inf
+            else f"strictly between {low:g} and {high:g}"
+        )
+        raise InputError(f"{name} must be {bounds}; got {value!r}")
+    return number
+
+
+def check_count(name: str, value: object, minimum: int = 1) -> int:
+    """A whole number ≥ ``minimum`` (e.g. draws ≥ 1, tune ≥ 0)."""
+    number = float(value) if _is_real(value) else math.nan  # type: ignore[arg-type]
+    if not (math.isfinite(number) and number == int(number) and number >= minimum):
+        raise InputError(f"{name} must be a whole number ≥ {minimum}; got {value!r}")
+    return int(number)
+
+
+def check_seed(value: object) -> int | None:
+    """A random seed: None or a whole number ≥ 0."""
+    if value is None:
+        return None
+    return check_count("random_seed", value, 0)

@@ -30,7 +30,7 @@ from scipy import optimize, special, stats
 
 from hiermeta.constants import Z95
 from hiermeta.data.measures import get_measure
-from hiermeta.errors import InputError, unknown_option
+from hiermeta.errors import InputError, check_number, unknown_option
 
 __all__ = [
     "DEFAULT_MU",
@@ -55,10 +55,7 @@ __all__ = [
 
 
 def _positive(name: str, value: float) -> float:
-    number = float(value)
-    if not (math.isfinite(number) and number > 0):
-        raise InputError(f"prior parameter {name} must be positive and finite; got {value!r}")
-    return number
+    return check_number(f"prior parameter {name}", value, 0.0)
 
 
 def _mean_span(measure: str, low: float, high: float) -> str:
@@ -747,8 +744,7 @@ class Normal(MuPrior):
 
     def __post_init__(self) -> None:
         _positive("sd", self.sd)
-        if not math.isfinite(float(self.mean)):
-            raise InputError(f"prior mean must be finite; got {self.mean!r}")
+        check_number("prior mean", self.mean)
 
     def params(self) -> dict[str, float]:
         return {"mu": self.mean, "sigma": self.sd}

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from hiermeta.errors import InputError, unknown_option
+from hiermeta.errors import InputError, check_number, unknown_option
 from hiermeta.results.contract import Estimate, MetaResult
 from hiermeta.results.intervals import check_level
 
@@ -327,7 +327,8 @@ class BayesianResult(MetaResult):
         ``analysis_scale=True`` the threshold is on the analysis scale (e.g. 0 for a slope).
         """
         name = param or ("predictive" if predictive else "mu")
-        threshold = float(below) if analysis_scale else float(self.data.from_natural(below))
+        value = check_number(f"prob(below=…) on the {self.data.natural_label} scale", below)
+        threshold = value if analysis_scale else float(self.data.from_natural(value))
         return float(self._posterior_checked(name).cdf(np.array([threshold]))[0])
 
     def prob_contrast(self, first: str, second: str) -> float:

@@ -33,7 +33,15 @@ from hiermeta.engines.nuts.models import (
     build_model,
     structure_of,
 )
-from hiermeta.errors import ConvergenceWarning, InputError, RemedyWarning, unknown_option
+from hiermeta.errors import (
+    ConvergenceWarning,
+    InputError,
+    RemedyWarning,
+    check_count,
+    check_number,
+    check_seed,
+    unknown_option,
+)
 from hiermeta.priors import MuPrior, TauPrior
 from hiermeta.priors.defaults import default_beta, default_mu, default_tau
 from hiermeta.results.contract import summary_row
@@ -778,6 +786,9 @@ def fit_nuts(
     """
     if tau_parameterisation not in TAU_PARAMETERISATIONS:
         raise unknown_option("tau_parameterisation", tau_parameterisation, TAU_PARAMETERISATIONS)
+    draws, tune, chains, target_accept, random_seed = check_sampler_settings(
+        draws, tune, chains, target_accept, random_seed
+    )
     mu_prior = mu_prior or default_mu(data)
     tau_prior = tau_prior or default_tau(data)
     if isinstance(beta_prior, Mapping):
@@ -899,6 +910,21 @@ def _announce(attempt: Attempt, number: int, plan: list[tuple[str, float, int]])
             RemedyWarning,
             stacklevel=5,  # the caller of hm.bayesian
         )
+
+
+def check_sampler_settings(
+    draws: Any, tune: Any, chains: Any, target_accept: Any, random_seed: Any
+) -> tuple[int | None, int, int, float | None, int | None]:
+    """The sampler settings, checked before anything runs (the API, specs and batches all pass
+    through here): whole numbers for draws ≥ 1, tune ≥ 0, chains ≥ 1, target_accept in (0, 1),
+    a seed ≥ 0 or None."""
+    return (
+        None if draws is None else check_count("draws", draws, 1),
+        check_count("tune", tune, 0),
+        check_count("chains", chains, 1),
+        None if target_accept is None else check_number("target_accept", target_accept, 0, 1),
+        check_seed(random_seed),
+    )
 
 
 def _check_options(parameterisation: str, random_effects: str, sampler: Any) -> Any:

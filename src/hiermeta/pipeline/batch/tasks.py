@@ -193,6 +193,19 @@ def _checked_options(task_id: str, engine: str, options: Any) -> tuple[tuple[str
                 f"task {task_id!r}: option {key} = {value!r} must be a number, text, true/false or None"
             )
         out[key] = value
+    if get_engine(engine).pymc:  # sampler settings: the engine's own checks, before any fit
+        from hiermeta.engines.nuts.engine import check_sampler_settings
+
+        try:
+            check_sampler_settings(
+                out.get("draws"),
+                out.get("tune", 0),
+                out.get("chains", 1),
+                out.get("target_accept"),
+                out.get("random_seed"),
+            )
+        except InputError as err:
+            raise InputError(f"task {task_id!r}: {err}") from None
     return tuple(sorted(out.items()))
 
 
