@@ -616,15 +616,7 @@ def from_2x2(
     if to not in ("only0", "all", "none"):
         raise unknown_option("to", to, ["only0", "all", "none"])
     table = _Table(df, study, [ai, bi, ci, di], duplicates)
-    cells = np.column_stack([table.numeric(c) for c in (ai, bi, ci, di)])
-    for i, row in enumerate(cells):
-        for name, value in zip((ai, bi, ci, di), row, strict=True):
-            if value < 0 or value != math.floor(value):
-                raise InputError(
-                    f"{table.who(i)}: count {name!r} = {value:g} must be a whole number ≥ 0"
-                )
-        if row[0] + row[1] == 0 or row[2] + row[3] == 0:
-            raise InputError(f"{table.who(i)}: a group has no participants ({row.tolist()})")
+    cells = _cells(table, (ai, bi, ci, di))
     has_zero = (cells == 0).any(axis=1)
     corrected = {
         "only0": has_zero,
@@ -734,7 +726,7 @@ def _counts(table: _Table, column: str, at_least: int = 0) -> np.ndarray:
     for i, value in enumerate(values):
         if value < at_least or value != math.floor(value):
             raise InputError(
-                f"{table.who(i)}: {column!r} = {value:g} must be a whole number ≥ {at_least}"
+                f"{table.who(i)}: count {column!r} = {value:g} must be a whole number ≥ {at_least}"
             )
     return values
 
@@ -955,11 +947,16 @@ def read_2x2(
     first group, then in the second), for methods that pool the counts themselves
     (Mantel–Haenszel, Peto)."""
     table = _Table(df, study, [ai, bi, ci, di], duplicates)
-    cells = np.column_stack([_counts(table, c) for c in (ai, bi, ci, di)])
+    return table.labels, _cells(table, (ai, bi, ci, di))
+
+
+def _cells(table: _Table, columns: tuple[str, str, str, str]) -> np.ndarray:
+    """The k × 4 counts of a 2×2 table, whole numbers ≥ 0, each group with participants."""
+    cells = np.column_stack([_counts(table, c) for c in columns])
     for i, row in enumerate(cells):
         if row[0] + row[1] == 0 or row[2] + row[3] == 0:
             raise InputError(f"{table.who(i)}: a group has no participants ({row.tolist()})")
-    return table.labels, cells
+    return cells
 
 
 # ================================================================== converters by name

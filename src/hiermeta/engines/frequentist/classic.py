@@ -24,6 +24,7 @@ from hiermeta.constants import Z95
 from hiermeta.data.convert import from_2x2, read_2x2
 from hiermeta.data.measures import get_measure
 from hiermeta.errors import ExcludedStudiesWarning, InputError, unknown_option
+from hiermeta.results.heterogeneity import i2_h2
 
 __all__ = ["ClassicResult", "mantel_haenszel", "peto"]
 
@@ -117,12 +118,7 @@ def _heterogeneity(
     if k <= 1:
         return 0.0, 0, 1.0, 0.0, 1.0
     q = max(0.0, float(np.sum((y - estimate) ** 2 / v)))
-    return q, k - 1, float(stats.chi2.sf(q, k - 1)), *_i2_h2(q, k - 1)
-
-
-def _i2_h2(q: float, df: int) -> tuple[float, float]:
-    """I² (%) and H² from Q, as metafor's fixed-effect models (I² = 0 when Q ≤ df)."""
-    return (max(0.0, 100 * (q - df) / q) if q > 0 else 0.0), q / df
+    return q, k - 1, float(stats.chi2.sf(q, k - 1)), *i2_h2("FE", 0.0, q, np.nan, k - 1)
 
 
 def mantel_haenszel(
@@ -283,7 +279,7 @@ def peto(
         )
         q_df = k_q - 1
         q_p = float(stats.chi2.sf(q, q_df))
-        i2, h2 = _i2_h2(q, q_df)
+        i2, h2 = i2_h2("FE", 0.0, q, np.nan, q_df)
     return ClassicResult(
         "Peto OR",
         "OR",
