@@ -16,6 +16,7 @@ import pandas as pd
 
 import hiermeta as hm
 from hiermeta.pipeline.batch import read_tasks
+from hiermeta.pipeline.batch.execute import MAX_THREADS, available_cores
 
 N_EXACT = 10_000
 N_NUTS = 16
@@ -71,17 +72,23 @@ def bench_batch_exact() -> list[tuple[str, str]]:
     rows = []
     table = long_table(N_EXACT, 1)
     hm.batch(long_table(50, 2), progress=False)  # warm-up (imports, caches)
-    start = time.perf_counter()
-    datasets, _ = read_tasks(table)
-    convert = time.perf_counter() - start
-    start = time.perf_counter()
-    result = hm.batch(datasets, progress=False)
-    fit = time.perf_counter() - start
-    assert (result.table["status"] == "ok").all()
+    converts, fits = [], []
+    for _ in range(3):  # median of three runs
+        start = time.perf_counter()
+        datasets, _ = read_tasks(table)
+        converts.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        result = hm.batch(datasets, progress=False)
+        fits.append(time.perf_counter() - start)
+        assert (result.table["status"] == "ok").all()
+    convert, fit = float(np.median(converts)), float(np.median(fits))
+    totals = [c + f for c, f in zip(converts, fits, strict=True)]
+    cores = min(available_cores(), MAX_THREADS)
     rows.append(
         (
-            f"{N_EXACT:,} exact analyses (k = 3–14) from one long table, in this process",
-            _rate(N_EXACT, convert + fit, 1),
+            f"{N_EXACT:,} exact analyses (k = 3–14) from one long table, in this process "
+            f"(median of 3; target ≤ 5 s on 2 cores)",
+            _rate(N_EXACT, float(np.median(totals)), cores),
         )
     )
     rows.append(
@@ -89,8 +96,8 @@ def bench_batch_exact() -> list[tuple[str, str]]:
     )
     rows.append(
         (
-            "… of which fitting (vectorised exact engine, 256 analyses per pass)",
-            _rate(N_EXACT, fit, 1),
+            f"… of which fitting (vectorised exact engine, 256 analyses per pass, {cores} threads)",
+            _rate(N_EXACT, fit, cores),
         )
     )
     sample = list(datasets.values())[:500]

@@ -585,3 +585,55 @@ def test_a_failing_vectorised_pass_falls_back_to_one_task_at_a_time(
     np.testing.assert_allclose(
         fallback[cols].to_numpy(float), expected[cols].to_numpy(float), atol=VECTOR_TOL
     )
+
+
+def test_the_vectorised_chunks_give_the_same_rows_on_one_thread_or_two(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hiermeta.pipeline.batch import execute
+
+    table = _long_table(600, seed=22, k_range=(2, 6))  # three chunks of 256
+    monkeypatch.setattr(execute, "available_cores", lambda: 1)
+    one = hm.batch(table, progress=False).table
+    monkeypatch.setattr(execute, "available_cores", lambda: 2)
+    two = hm.batch(table, progress=False).table
+    pd.testing.assert_frame_equal(_numbers(one), _numbers(two))
+
+
+def test_a_slice_of_a_checked_table_equals_a_dataset_built_from_it() -> None:
+    import dataclasses
+
+    whole = hm.from_log_se(
+        pd.DataFrame(
+            {
+                "study": [f"s{i}" for i in range(6)],
+                "y": np.linspace(-0.5, 0.3, 6),
+                "se": np.linspace(0.1, 0.4, 6),
+                "organs": [1, 2, 3, 1, 2, 3],
+            }
+        ),
+        "y",
+        "se",
+        study="study",
+        covariates=["organs"],
+    )
+    part = hm.EffectData.part_of_checked(whole, slice(2, 5), ["a", "b", "c"], whole.excluded)
+    built = hm.EffectData(
+        study=("a", "b", "c"),
+        y=whole.y[2:5],
+        se=whole.se[2:5],
+        measure=whole.measure,
+        covariates=whole.covariates.iloc[2:5],
+        conversions=whole.conversions[2:5],
+        excluded=whole.excluded,
+    )
+    for field in dataclasses.fields(hm.EffectData):
+        got, expected = getattr(part, field.name), getattr(built, field.name)
+        if isinstance(expected, pd.DataFrame):
+            pd.testing.assert_frame_equal(got, expected)
+        elif isinstance(expected, np.ndarray):
+            np.testing.assert_array_equal(got, expected)
+        else:
+            assert got == expected, field.name
+    with pytest.raises(hm.InputError, match="duplicate study labels"):
+        hm.EffectData.part_of_checked(whole, slice(0, 2), ["a", "a"], whole.excluded)

@@ -53,6 +53,18 @@ Duplicates = Literal["error", "suffix"]
 
 
 # ---------------------------------------------------------------------------- table helpers
+def _labels(raw: pd.Series, column: str) -> list[str]:
+    """Study labels as text (stripped); a missing or blank one is an error naming its row."""
+    if pd.api.types.is_string_dtype(raw.dtype) and not raw.isna().any():
+        stripped = raw.astype(str).str.strip()
+        if not (stripped == "").any():  # the common case in one vectorised pass
+            return stripped.tolist()
+    for i, value in enumerate(raw):
+        if pd.isna(value) or str(value).strip() == "":
+            raise InputError(f"row {i + 1}: study label in column {column!r} is missing")
+    return [str(v).strip() for v in raw]
+
+
 class _Table:
     """A checked view of the user's DataFrame: labels, numeric columns, messages."""
 
@@ -80,11 +92,7 @@ class _Table:
         if study is None:
             labels = [f"Study {i + 1}" for i in range(len(df))]
         else:
-            raw = self.df[study]
-            for i, value in enumerate(raw):
-                if pd.isna(value) or str(value).strip() == "":
-                    raise InputError(f"row {i + 1}: study label in column {study!r} is missing")
-            labels = [str(v).strip() for v in raw]
+            labels = _labels(self.df[study], study)
         self.labels = _dedupe(labels, duplicates)
 
     def who(self, i: int) -> str:
@@ -92,6 +100,14 @@ class _Table:
 
     def numeric(self, column: str, *, allow_missing: bool = False) -> np.ndarray:
         """Column as floats; text is an error naming the study and the value."""
+        series = self.df[column]
+        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
+            series.dtype
+        ):  # a clean numeric column in one step; otherwise the loop finds the bad row
+            values = series.to_numpy(dtype=float, na_value=np.nan)
+            bad = np.isinf(values) if allow_missing else ~np.isfinite(values)
+            if not bad.any():
+                return values
         values = np.full(len(self.df), np.nan)
         for i, raw in enumerate(self.df[column]):
             if raw is None or (isinstance(raw, float) and math.isnan(raw)) or raw is pd.NA:

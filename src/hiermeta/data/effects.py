@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,14 @@ def _readonly(values: Sequence[float] | np.ndarray) -> np.ndarray:
     array = np.array(values, dtype=float)
     array.setflags(write=False)
     return array
+
+
+@lru_cache(maxsize=512)
+def _no_covariates(k: int) -> pd.DataFrame:
+    """The empty covariate table of k studies, built once per k and shared (like the arrays of
+    an :class:`EffectData`, it is read-only by contract: a batch of 10,000 analyses would
+    otherwise spend half its conversion time building empty frames)."""
+    return pd.DataFrame(index=pd.RangeIndex(k))
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,9 +99,7 @@ class EffectData:
             )
         if k == 0:
             raise InputError("no usable studies: the table is empty after the checks")
-        if len(set(self.study)) != k:
-            dups = sorted({s for s in self.study if self.study.count(s) > 1})
-            raise InputError(f"duplicate study labels {dups}; labels must be unique")
+        self._check_labels()
         with np.errstate(under="ignore"):
             clean = bool(
                 np.all(np.isfinite(self.y))
@@ -109,20 +116,13 @@ class EffectData:
                     raise InputError(
                         f"study {label!r}: standard error {err:g} is too small to be real (its square underflows to 0)"
                     )
-        if k > 1 and self.se.max() / self.se.min() > MAX_SE_RATIO:
-            small, large = int(np.argmin(self.se)), int(np.argmax(self.se))
-            raise InputError(
-                f"study {self.study[small]!r}: standard error {self.se[small]:g} is "
-                f"{self.se[large] / self.se[small]:.3g} times smaller than that of study "
-                f"{self.study[large]!r} ({self.se[large]:g}); beyond {MAX_SE_RATIO:g} the weights "
-                "cannot be combined in double precision — check the transcription"
-            )
+        self._check_se_ratio()
         if len(self.covariates.columns):
             if len(self.covariates) != k:
                 raise InputError(f"covariates have {len(self.covariates)} rows for {k} studies")
             covariates = self.covariates.reset_index(drop=True).copy()
         else:
-            covariates = pd.DataFrame(index=pd.RangeIndex(k))
+            covariates = _no_covariates(k)
         object.__setattr__(self, "covariates", covariates)
         if self.cluster is not None:
             if len(self.cluster) != k:
@@ -130,6 +130,63 @@ class EffectData:
             object.__setattr__(self, "cluster", tuple(str(c) for c in self.cluster))
         if len(self.conversions) not in (0, k):
             raise InputError(f"conversions has {len(self.conversions)} entries for {k} studies")
+
+    def _check_labels(self) -> None:
+        if len(set(self.study)) != len(self.study):
+            dups = sorted({s for s in self.study if self.study.count(s) > 1})
+            raise InputError(f"duplicate study labels {dups}; labels must be unique")
+
+    def _check_se_ratio(self) -> None:
+        if len(self.se) > 1 and self.se.max() / self.se.min() > MAX_SE_RATIO:
+            small, large = int(np.argmin(self.se)), int(np.argmax(self.se))
+            raise InputError(
+                f"study {self.study[small]!r}: standard error {self.se[small]:g} is "
+                f"{self.se[large] / self.se[small]:.3g} times smaller than that of study "
+                f"{self.study[large]!r} ({self.se[large]:g}); beyond {MAX_SE_RATIO:g} the weights "
+                "cannot be combined in double precision — check the transcription"
+            )
+
+    @classmethod
+    def part_of_checked(
+        cls,
+        data: EffectData,
+        rows: slice,
+        study: Sequence[str],
+        excluded: pd.DataFrame,
+    ) -> EffectData:
+        """Rows ``rows`` of ``data`` (already checked as a whole) as a dataset of their own.
+
+        The batch path converts one long table of many analyses at once and then slices it:
+        the per-value checks (finite estimates, positive SEs, the measure) were made on the
+        whole and are not repeated; the per-analysis ones (unique labels, the SE ratio) are.
+        """
+        self = object.__new__(cls)
+        study = tuple(str(s) for s in study)
+        if not study:
+            raise InputError("no usable studies: the table is empty after the checks")
+        covariates = (
+            data.covariates.iloc[rows].reset_index(drop=True)
+            if len(data.covariates.columns)
+            else _no_covariates(len(study))
+        )
+        values = {
+            "study": study,
+            "y": data.y[rows],
+            "se": data.se[rows],
+            "measure": data.measure,
+            "covariates": covariates,
+            "cluster": None if data.cluster is None else data.cluster[rows],
+            "conversions": data.conversions[rows],
+            "excluded": excluded,
+            "outcome_sd": data.outcome_sd,
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        if len(self.y) != len(study):
+            raise InputError(f"{len(study)} labels for {len(self.y)} studies")
+        self._check_labels()
+        self._check_se_ratio()
+        return self
 
     # ------------------------------------------------------------------ basic properties
     @property

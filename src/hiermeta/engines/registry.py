@@ -144,6 +144,8 @@ DEFAULT_ENGINE = "exact"
 
 def get_engine(name: object, family: str | None = None) -> Engine:
     """The engine called ``name`` (of ``family`` if given); unknown names list the valid ones."""
+    if family is None and isinstance(name, str) and name in ENGINES:  # the common case, fast
+        return ENGINES[name]
     table = {
         "bayesian": BAYESIAN_ENGINES,
         "frequentist": FREQUENTIST_ENGINES,

@@ -28,8 +28,8 @@ from hiermeta.engines.exact.quadrature import (
     conditional,
     find_edges,
     grid_nodes,
-    invert_cdf,
     make_grid,
+    mixture_quantiles,
     normal_mixture_cdf,
     normal_mixture_pdf,
 )
@@ -67,15 +67,8 @@ class NormalMixture(ScalarPosterior):
 
     def quantile(self, q: np.ndarray) -> np.ndarray:
         q = np.atleast_1d(np.asarray(q, dtype=float))
-        lo = float(np.min(self.means - 40 * self.sds))
-        hi = float(np.max(self.means + 40 * self.sds))
-        start = self.mean + self.sd * special.ndtri(q)
-        return invert_cdf(self._cdf_pdf, q, lo, hi, start=start)
-
-    def _cdf_pdf(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        z = (np.atleast_1d(x)[:, None] - self.means[None]) / self.sds[None]
-        dens = (np.exp(-0.5 * z**2) / (self.sds[None] * np.sqrt(2 * np.pi))) @ self.weight
-        return special.ndtr(z) @ self.weight, dens
+        values = mixture_quantiles(self.weight[None], self.means[None], self.sds[None], q.ravel())
+        return values[0].reshape(q.shape)
 
     @property
     def mean(self) -> float:
@@ -106,19 +99,8 @@ class TauMarginal(ScalarPosterior):
     def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self.grid.evaluate(x)
 
-    @cached_property
-    def _table(self) -> tuple[np.ndarray, np.ndarray]:
-        u = np.linspace(self.grid.edges[0], self.grid.edges[-1], 16 * len(self.grid.panel_mass) + 1)
-        tau = self.grid.tau_of(u)
-        return self.grid.cdf(tau), tau
-
     def quantile(self, q: np.ndarray) -> np.ndarray:
-        q = np.atleast_1d(np.asarray(q, dtype=float))
-        cdf, tau = self._table
-        start = np.interp(q, cdf, tau)
-        return invert_cdf(
-            lambda x: self.grid.evaluate(x)[:2], q, float(tau[0]), float(tau[-1]), start=start
-        )
+        return self.grid.quantile(q)
 
     @property
     def mean(self) -> float:

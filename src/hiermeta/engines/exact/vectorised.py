@@ -30,6 +30,8 @@ from hiermeta.engines.exact.quadrature import (
     _leg_to_monomial,
     _vander_inverse,
     gauss_legendre,
+    mixture_quantiles,
+    solve_in_panel,
 )
 from hiermeta.errors import InputError
 from hiermeta.priors import MuPrior, TauPrior
@@ -145,51 +147,6 @@ def _edges(
     return u_lo[:, None] + (u_hi - u_lo)[:, None] * steps[None, :], scale
 
 
-#: Convergence of the quantile search: |CDF − q| below this, or a bracket this narrow.
-_CDF_TOL = 1e-13
-_X_TOL = 1e-14
-
-
-def _mixture_quantiles(
-    weight: np.ndarray, mean: np.ndarray, sd: np.ndarray, probs: np.ndarray
-) -> np.ndarray:
-    """Quantiles (N, Q) of N normal mixtures (components along the last axis).
-
-    Safeguarded Newton from the moment-matched normal, on the rows not yet converged only
-    (a few stubborn rows must not make every row pay for their iterations).
-    """
-    n = weight.shape[0]
-    centre = np.sum(weight * mean, axis=1)
-    spread = np.sqrt(np.maximum(np.sum(weight * (sd**2 + mean**2), axis=1) - centre**2, 0.0))
-    target = np.broadcast_to(probs[None, :], (n, probs.size)).ravel()
-    row = np.repeat(np.arange(n), probs.size)
-    x = centre[row] + spread[row] * special.ndtri(target)
-    a = np.min(mean - 40 * sd, axis=1)[row]
-    b = np.max(mean + 40 * sd, axis=1)[row]
-    x = np.clip(x, a, b)
-    active = np.arange(x.size)
-    for _ in range(200):
-        r = row[active]
-        z = (x[active, None] - mean[r]) / sd[r]
-        f = np.sum(weight[r] * special.ndtr(z), axis=1) - target[active]
-        dens = np.sum(weight[r] * np.exp(-0.5 * z**2) / sd[r], axis=1) / np.sqrt(2 * np.pi)
-        xa = x[active]
-        a[active] = np.where(f < 0, xa, a[active])
-        b[active] = np.where(f > 0, xa, b[active])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            newton = xa - f / dens
-        inside = np.isfinite(newton) & (newton > a[active]) & (newton < b[active])
-        x[active] = np.where(inside, newton, (a[active] + b[active]) / 2)
-        done = (np.abs(f) < _CDF_TOL) | (
-            b[active] - a[active] < _X_TOL * np.maximum(1.0, np.abs(xa))
-        )
-        x[active[done]] = np.where(np.abs(f[done]) < _CDF_TOL, xa[done], x[active[done]])
-        active = active[~done]
-        if not active.size:
-            break
-    return x.reshape(n, probs.size)
-
-
 def _tau_quantiles(
     density_u: np.ndarray, edges: np.ndarray, scale: np.ndarray, probs: np.ndarray
 ) -> np.ndarray:
@@ -213,13 +170,9 @@ def _tau_quantiles(
         below = np.where(panel > 0, cum[rows, np.maximum(panel - 1, 0)], 0.0)
         need = (q - below) / half[rows, panel]
         coef = integral[rows, panel]  # antiderivative from -1 (value 0 at t = -1)
-        a, b = np.full(rows.shape, -1.0), np.full(rows.shape, 1.0)
-        for _ in range(60):  # bisection: 2^-60 of a panel, far below the quadrature error
-            t = (a + b) / 2
-            value = np.polynomial.polynomial.polyval(t, coef.T, tensor=False)
-            a, b = np.where(value < need, t, a), np.where(value < need, b, t)
-        u = edges[rows, panel] + half[rows, panel] * ((a + b) / 2 + 1)
-        out[:, j] = scale * np.expm1(u)
+        out[:, j] = scale * np.expm1(
+            edges[rows, panel] + half[rows, panel] * (solve_in_panel(coef, need) + 1)
+        )
     return out
 
 
@@ -307,8 +260,8 @@ def summarise_many(
     # 3. summaries: mixtures of normals over the nodes (mu, a new study), the tau interpolant
     probs_arr = np.asarray(probs, dtype=float)
     sd_mu, sd_new = np.sqrt(var), np.sqrt(var + tau**2)
-    mu_q = _mixture_quantiles(weight, mean, sd_mu, probs_arr)
-    new_q = _mixture_quantiles(weight, mean, sd_new, probs_arr)
+    mu_q = mixture_quantiles(weight, mean, sd_mu, probs_arr)
+    new_q = mixture_quantiles(weight, mean, sd_new, probs_arr)
     with np.errstate(all="ignore"):
         density_u = np.where(failed[:, None], 1.0, jac * np.exp(lp - top) / total)
     tau_q = _tau_quantiles(

@@ -192,7 +192,12 @@ def batch(
             f"thresholds are on the reporting scale (e.g. HR) and must be positive for ratio "
             f"measures; got {list(settings.thresholds)}"
         )
-    fingerprints = {t.task_id: t.fingerprint(settings.batch_seed) for t in task_list}
+    # what makes each result, for resuming a folder (not needed without one)
+    fingerprints = (
+        {t.task_id: t.fingerprint(settings.batch_seed) for t in task_list}
+        if out is not None
+        else {}
+    )
     store_settings = {
         "ci_level": settings.ci_level,
         "thresholds": list(settings.thresholds),

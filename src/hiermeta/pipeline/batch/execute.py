@@ -9,8 +9,10 @@ it never stops the others.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +34,8 @@ __all__ = ["Outcome", "run_unit", "vectorised"]
 
 #: Analyses summarised in one vectorised pass (bounds the memory: ~N × 321 × k doubles).
 VECTOR_CHUNK = 256
+#: Threads for the vectorised chunks of one unit (each holds a chunk's arrays in memory).
+MAX_THREADS = 4
 
 
 @dataclass
@@ -53,19 +57,27 @@ def vectorised(task: Task, posteriors: bool) -> bool:
     )
 
 
-def run_unit(tasks: list[Task], settings: RowSettings, posteriors: bool = False) -> list[Outcome]:
-    """Run tasks; one outcome per task, in the order given."""
+def run_unit(
+    tasks: list[Task], settings: RowSettings, posteriors: bool = False, threads: int | None = None
+) -> list[Outcome]:
+    """Run tasks; one outcome per task, in the order given.
+
+    The vectorised chunks run on ``threads`` threads (default: one per available core, at most
+    :data:`MAX_THREADS`); numpy releases the GIL in their array work, so two cores give ~1.6×.
+    The results do not depend on the number of threads.
+    """
     outcomes: dict[str, Outcome] = {}
-    # analyses of similar size share a pass (less padding of the study axis)
     # leave-one-out needs each analysis's own fit: the per-analysis path
     per_analysis = posteriors or settings.leave_one_out
     fast = sorted((t for t in tasks if vectorised(t, per_analysis)), key=lambda t: t.data.k)  # type: ignore[union-attr]
-    for start in range(0, len(fast), VECTOR_CHUNK):
-        chunk = fast[start : start + VECTOR_CHUNK]
-        try:
-            done = _run_vectorised(chunk, settings)
-        except Exception:  # e.g. out of memory: the same tasks one by one (rows say why they fail)
-            done = [_run_one(task, settings, posteriors) for task in chunk]
+    chunks = [fast[start : start + VECTOR_CHUNK] for start in range(0, len(fast), VECTOR_CHUNK)]
+    workers = min(threads or available_cores(), MAX_THREADS, len(chunks))
+    if workers > 1:
+        with ThreadPoolExecutor(workers, thread_name_prefix="hiermeta-exact") as pool:
+            finished = list(pool.map(lambda chunk: _run_chunk(chunk, settings), chunks))
+    else:
+        finished = [_run_chunk(chunk, settings) for chunk in chunks]
+    for done in finished:
         for outcome in done:
             outcomes[outcome.row["task_id"]] = outcome
     for task in tasks:
@@ -74,10 +86,31 @@ def run_unit(tasks: list[Task], settings: RowSettings, posteriors: bool = False)
     return [outcomes[t.task_id] for t in tasks]
 
 
+def available_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _run_chunk(chunk: list[Task], settings: RowSettings) -> list[Outcome]:
+    """One vectorised pass; nothing when it fails (e.g. out of memory): its tasks are then run
+    one by one in the calling thread, whose rows say why they fail."""
+    try:
+        return _run_vectorised(chunk, settings)
+    except Exception:
+        return []
+
+
 def _run_vectorised(tasks: list[Task], settings: RowSettings) -> list[Outcome]:
     start = time.perf_counter()
     datas = [t.data for t in tasks]
-    thresholds = np.array([d.from_natural(settings.thresholds) for d in datas])  # type: ignore[union-attr]
+    by_measure: dict[str, np.ndarray] = {}
+    for d in datas:
+        if d.measure not in by_measure:  # type: ignore[union-attr]
+            by_measure[d.measure] = np.asarray(d.from_natural(settings.thresholds), dtype=float)  # type: ignore[union-attr]
+    thresholds = np.array([by_measure[d.measure] for d in datas])  # type: ignore[union-attr]
     summary = summarise_many(
         [d.y for d in datas],  # type: ignore[union-attr]
         [d.se for d in datas],  # type: ignore[union-attr]

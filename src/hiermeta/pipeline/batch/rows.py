@@ -20,6 +20,7 @@ import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -115,13 +116,23 @@ LOO_COLUMNS = (
 
 def all_columns(thresholds: Sequence[float], leave_one_out: bool = False) -> list[str]:
     """Every column of the results table, in order."""
+    return list(_columns(tuple(thresholds), leave_one_out))
+
+
+@lru_cache(maxsize=64)
+def _columns(thresholds: tuple[float, ...], leave_one_out: bool) -> tuple[str, ...]:
     extra = LOO_COLUMNS if leave_one_out else ()
-    return [*COLUMNS, *probability_columns(thresholds), *DIAGNOSTIC_COLUMNS, *extra]
+    return (*COLUMNS, *probability_columns(thresholds), *DIAGNOSTIC_COLUMNS, *extra)
 
 
 def worker_name() -> str:
     """Where a task ran: host and process id."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return _worker_name(os.getpid())
+
+
+@lru_cache(maxsize=8)
+def _worker_name(pid: int) -> str:
+    return f"{socket.gethostname()}:{pid}"
 
 
 def options_text(options: Any) -> str:
@@ -131,7 +142,9 @@ def options_text(options: Any) -> str:
 
 def base_row(task: Task, settings: RowSettings) -> dict[str, Any]:
     """The columns known before fitting (task identity, data size)."""
-    row: dict[str, Any] = dict.fromkeys(all_columns(settings.thresholds, settings.leave_one_out))
+    row: dict[str, Any] = dict.fromkeys(
+        _columns(tuple(settings.thresholds), settings.leave_one_out)
+    )
     bayes = task.bayesian
     row.update(
         task_id=task.task_id,

@@ -97,7 +97,9 @@ def _run_on_dask(
     run = hashlib.sha256(repr((settings, posteriors)).encode()).hexdigest()[:8]
     for unit in units:
         key = f"hiermeta-batch-{run}-{unit[0].fingerprint(settings.batch_seed)[:16]}-{len(unit)}"
-        future = client.submit(run_unit, unit, settings, posteriors, key=key, pure=False, retries=0)
+        future = client.submit(
+            run_unit, unit, settings, posteriors, threads=1, key=key, pure=False, retries=0
+        )  # one thread: Dask already runs a worker per core
         futures[future] = unit
     try:
         for future in as_completed(list(futures)):

@@ -13,6 +13,7 @@ import itertools
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -134,9 +135,7 @@ class Task:
         """The task's seed: its own, or one derived from the batch seed and the task id."""
         if self.random_seed is not None:
             return int(self.random_seed)
-        digest = hashlib.sha256(self.task_id.encode()).digest()[:16]  # 128 bits: no collisions
-        sequence = np.random.SeedSequence([batch_seed, int.from_bytes(digest, "little")])
-        return int(sequence.generate_state(1)[0])
+        return _derived_seed(batch_seed, self.task_id)
 
     @property
     def bayesian(self) -> bool:
@@ -168,6 +167,15 @@ class Task:
             if d.cluster is not None:
                 h.update("\x1f".join(d.cluster).encode())
         return h.hexdigest()
+
+
+@lru_cache(maxsize=65536)
+def _derived_seed(batch_seed: int, task_id: str) -> int:
+    """A task's seed from the batch seed and its id (cached: asked for by the fingerprint and
+    the fit, and a SeedSequence costs ~50 µs)."""
+    digest = hashlib.sha256(task_id.encode()).digest()[:16]  # 128 bits: no collisions
+    sequence = np.random.SeedSequence([batch_seed, int.from_bytes(digest, "little")])
+    return int(sequence.generate_state(1)[0])
 
 
 #: Values allowed for the frequentist engines' options (checked when a task is made).
@@ -569,22 +577,11 @@ def _convert_together(
         raise _NotClean
     out: dict[str, EffectData] = {}
     start = 0
-    empty = pd.DataFrame()
     try:
         for name in names:
             n = len(rows_of[name])
             part = slice(start, start + n)
-            covariates = whole.covariates.iloc[part] if len(whole.covariates.columns) else empty
-            out[name] = EffectData(
-                study=tuple(labels[index[part]]),
-                y=whole.y[part],
-                se=whole.se[part],
-                measure=whole.measure,
-                covariates=covariates,
-                cluster=None if whole.cluster is None else whole.cluster[part],
-                conversions=whole.conversions[part],
-                excluded=_NO_EXCLUSIONS,
-            )
+            out[name] = EffectData.part_of_checked(whole, part, labels[index[part]], _NO_EXCLUSIONS)
             start += n
     except InputError:
         raise _NotClean from None
