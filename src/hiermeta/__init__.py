@@ -16,6 +16,7 @@ from hiermeta import priors
 from hiermeta._version import __version__
 from hiermeta.analyses import (
     Gosh,
+    NestedResult,
     SubgroupTest,
     agreement,
     baujat,
@@ -27,12 +28,14 @@ from hiermeta.analyses import (
     influence,
     leave_one_out,
     loo,
+    nested_subgroups,
     sensitivity,
     subgroup_test,
 )
 from hiermeta.data import (
     MEASURES,
     EffectData,
+    NestedData,
     datasets,
     from_2x2,
     from_correlations,
@@ -45,6 +48,7 @@ from hiermeta.data import (
     from_ratio_p,
     load_dataset,
     load_effects,
+    read_nested,
 )
 from hiermeta.data.convert import CONVERTERS, convert
 from hiermeta.data.revman import read_revman, revman_effects
@@ -100,6 +104,8 @@ __all__ = [
     "HiermetaWarning",
     "InputError",
     "MetaResult",
+    "NestedData",
+    "NestedResult",
     "NutsResult",
     "RemedyWarning",
     "Spec",
@@ -136,9 +142,11 @@ __all__ = [
     "load_spec",
     "loo",
     "mantel_haenszel",
+    "nested_subgroups",
     "peto",
     "priors",
     "read_csv",
+    "read_nested",
     "read_revman",
     "report",
     "revman_effects",

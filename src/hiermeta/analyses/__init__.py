@@ -13,11 +13,13 @@ from hiermeta.analyses.influence import (
     leave_one_out,
 )
 from hiermeta.analyses.loo import compare_loo, loo
+from hiermeta.analyses.nested import NestedResult, nested_subgroups
 from hiermeta.analyses.sensitivity import sensitivity
 from hiermeta.analyses.subgroup_test import SubgroupTest, subgroup_test
 
 __all__ = [
     "Gosh",
+    "NestedResult",
     "SubgroupTest",
     "agreement",
     "baujat",
@@ -29,6 +31,7 @@ __all__ = [
     "influence",
     "leave_one_out",
     "loo",
+    "nested_subgroups",
     "sensitivity",
     "subgroup_test",
 ]

@@ -15,12 +15,14 @@ from hiermeta.data.datasets import datasets, load_dataset, load_effects
 from hiermeta.data.design import Design, build_design
 from hiermeta.data.effects import EffectData
 from hiermeta.data.measures import MEASURES, Measure, get_measure
+from hiermeta.data.nested import NestedData, read_nested
 
 __all__ = [
     "MEASURES",
     "Design",
     "EffectData",
     "Measure",
+    "NestedData",
     "build_design",
     "datasets",
     "from_2x2",
@@ -35,4 +37,5 @@ __all__ = [
     "get_measure",
     "load_dataset",
     "load_effects",
+    "read_nested",
 ]

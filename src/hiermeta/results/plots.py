@@ -27,6 +27,7 @@ __all__ = [
     "forest_rows",
     "gosh_plot",
     "leave_one_out_plot",
+    "plot_nested",
     "pooled_rows",
     "posterior_plot",
     "sensitivity_plot",
@@ -708,4 +709,35 @@ def gosh_plot(
     ax.set_xlabel(f"pooled {measure} ({result.method})")
     ax.set_ylabel("I² (%)")
     ax.set_title(f"GOSH: {which} of the studies", fontsize=10, loc="left")
+    return ax
+
+
+def plot_nested(
+    result: Any, ax: Axes | None = None, ci_level: float = 0.95, naive: bool = True
+) -> Axes:
+    """HR by number of metastatic organs (nested-subgroup model): per stratum the posterior
+    median with its credible interval (thick) and the interval for a new cohort (thin), and —
+    for comparison — the naive estimate of each population read as its largest stratum."""
+    table = result.strata(ci_level)
+    ax = _new_axes(ax, (6.4, 0.9 + 0.75 * len(table)))
+    ys = np.arange(len(table))[::-1].astype(float)
+    ax.hlines(ys, table["pi_low"], table["pi_high"], color=PREDICT, lw=1.2, label="new cohort")
+    ax.hlines(
+        ys, table["ci_low"], table["ci_high"], color=POOLED, lw=3.5, label=f"{ci_level:.0%} CrI"
+    )
+    ax.plot(table["HR"], ys, "o", color=POOLED, ms=6)
+    if naive:
+        rows = result.naive(ci_level)
+        for population, row in rows.iterrows():
+            mask = result.data.members[list(result.data.population).index(population)]
+            y = ys[int(np.flatnonzero(mask)[-1])] - 0.25
+            ax.hlines(y, row["ci_low"], row["ci_high"], color=FREQ, lw=1.5)
+            ax.plot(row["HR"], y, "s", color=FREQ, ms=4)
+        ax.plot([], [], "s-", color=FREQ, ms=4, lw=1.5, label="naive: population as subgroup")
+    ax.axvline(1.0, color="#888888", lw=0.8, ls="--")
+    ax.set_yticks(ys, [f"{s} organ{'s' if s != '1' else ''}" for s in table.index])
+    ax.set_xlabel("hazard ratio (log scale)")
+    ax.set_title("Treatment effect by number of metastatic organs", usetex=False)
+    _ratio_axis(ax)
+    ax.legend(loc="best", fontsize=8, frameon=False)
     return ax
