@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml
 # The flagship analysis: every spec in models/, one report folder each under out/ (index in out/index.html)
 demo: install
 	$(BIN)/hiermeta run models/ptr_overall.toml models/ptr_design.toml models/ptr_organs.toml \
-	  models/ptr_multilevel.toml models/ptr_sensitivity.toml models/simulated_organs.toml --out out
+	  models/ptr_multilevel.toml models/ptr_sensitivity.toml models/simulated_organs.toml \
+	  models/ptr_nested.toml models/simulated_nested.toml --out out
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks docs/notebooks tools
@@ -46,6 +47,7 @@ bench: install
 validate: install
 	MPLBACKEND=Agg $(BIN)/python -m hiermeta.validation --out docs/validation --scheduler processes
 	MPLBACKEND=Agg $(BIN)/python -m hiermeta.validation.nuts_study --out docs/validation
+	MPLBACKEND=Agg $(BIN)/python -m hiermeta.validation.nested_study --out docs/validation
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

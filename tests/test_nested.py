@@ -238,3 +238,62 @@ def test_nuts_with_unreported_compositions_runs_and_is_diagnosed() -> None:
     assert fit.failed_checks() == []
     assert any("Dirichlet prior" in line for line in fit.methods())
     assert "w0" in fit.idata.posterior
+
+
+@pytest.mark.slow
+def test_the_full_dirichlet_model_runs_too() -> None:
+    data = hm.read_nested(nested_table(cohorts=3, seed=4), y="y", se="se")
+    fit = hm.nested_subgroups(
+        data, compositions="dirichlet", draws=500, tune=500, chains=2, random_seed=3
+    )
+    assert "w0" in fit.idata.posterior
+    assert any("sampled with the other parameters" in line for line in fit.methods())
+
+
+def test_unknown_options_are_listed() -> None:
+    data = hm.read_nested(nested_table(), y="y", se="se", shares=SHARES)
+    with pytest.raises(hm.InputError, match="valid options are 'marginal', 'dirichlet'"):
+        hm.nested_subgroups(data, compositions="plug-in")
+    with pytest.raises(hm.InputError, match="'nuts', 'exact'"):
+        hm.nested_subgroups(data, engine="reml")
+
+
+# ---------------------------------------------------------------------------- specs and reports
+def test_a_nested_spec_reports_the_strata(tmp_path: pytest.TempPathFactory) -> None:
+    from pathlib import Path
+
+    from hiermeta.pipeline.report.writer import write_report
+    from hiermeta.pipeline.run import run_spec
+
+    root = Path(__file__).parents[1]
+    analysis = run_spec(root / "models" / "simulated_nested.toml")
+    assert analysis.nested is not None and analysis.data.k == 10  # one estimate per cohort
+    folder = write_report(analysis, Path(str(tmp_path)) / "report")
+    text = (folder / "report.md").read_text(encoding="utf-8")
+    assert "## Benefit by number of metastatic organs" in text
+    assert "Does the benefit depend on the number of metastatic organs?" in text
+    assert "P(the benefit is smaller with 2 organs than with 1)" in text
+    assert "the naive analysis" in text and (folder / "nested.png").exists()
+    summary = (folder / "summary.json").read_text(encoding="utf-8")
+    assert '"nested"' in summary and '"stratum": "≥4"' in summary
+
+
+def test_bad_nested_spec_values_name_the_section(tmp_path: pytest.TempPathFactory) -> None:
+    from pathlib import Path
+
+    from hiermeta.pipeline.spec import spec_from_dict
+
+    path = Path(str(tmp_path)) / "x.toml"
+    with pytest.raises(hm.SpecError, match=r"unknown key 'cohorts_' in \[nested.simulation\]"):
+        spec_from_dict({"nested": {"simulation": {"cohorts_": 3}}}, path)
+    spec = spec_from_dict({"nested": {"csv": "missing.csv", "y": "y", "se": "se"}}, path)
+    with pytest.raises(hm.InputError, match=r"missing\.csv"):
+        spec.nested_data()
+    table = nested_table()
+    table.loc[0, "population"] = "few"
+    table.to_csv(Path(str(tmp_path)) / "n.csv", index=False)
+    spec = spec_from_dict({"nested": {"csv": "n.csv", "y": "y", "se": "se"}}, path)
+    with pytest.raises(
+        hm.SpecError, match=r"x.toml: \[nested\] population 'few' is not understood"
+    ):
+        spec.nested_data()

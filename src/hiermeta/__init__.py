@@ -49,6 +49,7 @@ from hiermeta.data import (
     load_dataset,
     load_effects,
     read_nested,
+    simulate_nested,
 )
 from hiermeta.data.convert import CONVERTERS, convert
 from hiermeta.data.revman import read_revman, revman_effects
@@ -153,6 +154,7 @@ __all__ = [
     "run_spec",
     "sensitivity",
     "simulate",
+    "simulate_nested",
     "spec_from_dict",
     "subgroup_test",
     "subgroups",

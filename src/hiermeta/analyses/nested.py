@@ -35,6 +35,7 @@ from hiermeta.engines.frequentist import frequentist
 from hiermeta.errors import InputError, check_number, unknown_option
 from hiermeta.priors import MuPrior, Normal, TauPrior
 from hiermeta.priors.defaults import default_mu, default_tau
+from hiermeta.results.intervals import format_probability
 from hiermeta.results.posterior import SamplePosterior, ScalarPosterior
 
 __all__ = ["NestedResult", "nested_subgroups"]
@@ -47,6 +48,8 @@ DEFAULT_TREND_PRIOR = Normal(0.0, 0.5)
 DEFAULT_CONCENTRATION = 10.0
 #: Draws of the posterior predictive for a new cohort (NUTS path), per posterior draw.
 ENGINES = ("nuts", "exact")
+#: Ways the NUTS engine treats unreported compositions (see :func:`nested_subgroups`).
+COMPOSITIONS = ("marginal", "dirichlet")
 
 
 @dataclass
@@ -64,6 +67,7 @@ class NestedResult:
     exact: NestedExact | None = None
     idata: Any = None
     notes: list[str] = field(default_factory=list)
+    compositions: str = "marginal"
 
     # ------------------------------------------------------------------ posteriors
     def _mu_draws(self) -> np.ndarray:
@@ -239,7 +243,13 @@ class NestedResult:
                 f"{unknown} of {d.k} populations report no composition: it has a Dirichlet prior "
                 f"with concentration {self.concentration:g} centred on the typical composition "
                 f"({typical}; single-organ share from SEER 2010–2015, Wang et al. BMC Cancer "
-                "2019;19:1091, the split of the others assumed)."
+                "2019;19:1091, the split of the others assumed)"
+                + (
+                    ", integrated out by its mean and covariance (the row's variance gains "
+                    "mu'·Cov(w)·mu)."
+                    if self.compositions == "marginal"
+                    else ", sampled with the other parameters."
+                )
             )
         lines += self.notes
         return lines
@@ -253,7 +263,7 @@ class NestedResult:
             parts.append(
                 f"{label} metastatic {organs}: HR {row['HR']:.2f} ({ci_level:.0%} CrI "
                 f"{row['ci_low']:.2f}–{row['ci_high']:.2f}), probability of benefit "
-                f"{_prob(row['P(HR < 1)'])}"
+                f"{format_probability(row['P(HR < 1)'])}"
             )
         return "; ".join(parts) + "."
 
@@ -263,15 +273,6 @@ class NestedResult:
         from hiermeta.results.plots import plot_nested
 
         return plot_nested(self, ax=ax, ci_level=ci_level, naive=naive)
-
-
-def _prob(p: float) -> str:
-    """A probability as text that never reads as certainty."""
-    if p > 0.999:
-        return "> 0.999"
-    if p < 0.001:
-        return "< 0.001"
-    return f"{p:.3f}"
 
 
 def _moments(prior: MuPrior) -> tuple[float, float]:
@@ -332,6 +333,7 @@ def nested_subgroups(
     tau_prior: TauPrior | None = None,
     trend_prior: MuPrior | None = None,
     concentration: float = DEFAULT_CONCENTRATION,
+    compositions: str = "marginal",
     draws: int = 2000,
     tune: int = 1000,
     chains: int = 4,
@@ -357,6 +359,10 @@ def nested_subgroups(
         Prior of gamma (default Normal(0, 0.5)).
     concentration
         Of the Dirichlet prior of unreported compositions.
+    compositions
+        How NUTS treats an unreported composition: ``"marginal"`` (default) integrates its
+        Dirichlet prior out by its mean and covariance (fast, no divergences); ``"dirichlet"``
+        samples it (the full model; slow, as the compositions are barely identified).
     draws, tune, chains, target_accept, random_seed
         NUTS settings (checked as for :func:`hiermeta.bayesian`).
     """
@@ -364,6 +370,8 @@ def nested_subgroups(
         raise InputError(f"expected nested data from hm.read_nested; got {type(data).__name__}")
     if engine not in ENGINES:
         raise unknown_option("engine", engine, ENGINES)
+    if compositions not in COMPOSITIONS:
+        raise unknown_option("compositions", compositions, COMPOSITIONS)
     concentration = check_number("concentration", concentration, 0)
     if not concentration > 0:
         raise InputError(f"concentration must be positive; got {concentration}")
@@ -414,5 +422,7 @@ def nested_subgroups(
         chains=chains,
         target_accept=target_accept,
         random_seed=random_seed,
+        compositions=compositions,
     )
+    result.compositions = compositions
     return result

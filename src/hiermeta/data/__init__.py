@@ -15,7 +15,7 @@ from hiermeta.data.datasets import datasets, load_dataset, load_effects
 from hiermeta.data.design import Design, build_design
 from hiermeta.data.effects import EffectData
 from hiermeta.data.measures import MEASURES, Measure, get_measure
-from hiermeta.data.nested import NestedData, read_nested
+from hiermeta.data.nested import NestedData, read_nested, simulate_nested
 
 __all__ = [
     "MEASURES",
@@ -38,4 +38,5 @@ __all__ = [
     "load_dataset",
     "load_effects",
     "read_nested",
+    "simulate_nested",
 ]

@@ -39,6 +39,7 @@ __all__ = [
     "NestedData",
     "parse_population",
     "read_nested",
+    "simulate_nested",
 ]
 
 #: Number of metastatic organs: exactly 1, 2, 3, and 4 or more.
@@ -339,3 +340,51 @@ def _check_nesting(data: NestedData, reasons: list[str]) -> None:
                     "a sub-population cannot be estimated more precisely from fewer patients — "
                     "check the transcription, or give the reason in the reason column"
                 )
+
+
+#: Populations of a simulated literature and the number of strata (from the first) each holds.
+SIMULATED_POPULATIONS = {"1": 1, "<=2": 2, "<=3": 3, "all": 4}
+
+
+def simulate_nested(
+    rng: np.random.Generator,
+    true_hr: Sequence[float] = (0.55, 0.70, 0.85, 1.00),
+    tau: float = 0.10,
+    cohorts: int = 8,
+    report_prob: float = 0.6,
+) -> pd.DataFrame:
+    """A simulated literature of nested-population estimates (columns cohort, population, y,
+    se, share0–share3, and ``true_hr`` of the population's largest stratum for reference).
+
+    Each cohort has 150–1,500 patients with a composition over 1 / 2 / 3 / ≥ 4 organs drawn
+    from Dirichlet(20 × :data:`TYPICAL_COMPOSITION`); each stratum has its own log-HR
+    estimate (true effect + a cohort effect N(0, tau²) + sampling error of variance 4 / events,
+    events = half the patients); the cohort reports "all" and each of "1", "≤ 2", "≤ 3" with
+    probability ``report_prob``, each as the information-weighted mean of its strata's
+    estimates (how a stratified Cox estimate pools), with the patients' shares as composition.
+    """
+    log_hr = np.log(np.asarray(true_hr, dtype=float))
+    if log_hr.shape != (4,):
+        raise InputError(f"true_hr needs one HR per stratum (4); got {list(true_hr)}")
+    typical = np.asarray(TYPICAL_COMPOSITION)
+    rows = []
+    for c in range(cohorts):
+        size = int(rng.integers(150, 1501))
+        n = np.maximum(rng.multinomial(size, rng.dirichlet(20 * typical)), 6)
+        events = 0.5 * n
+        y_s = log_hr + tau * rng.standard_normal() + np.sqrt(4 / events) * rng.standard_normal(4)
+        reported = ["all"] + [p for p in ("1", "<=2", "<=3") if rng.random() < report_prob]
+        for population in reported:
+            top = SIMULATED_POPULATIONS[population]
+            share = np.where(np.arange(4) < top, events, 0.0)
+            share = share / share.sum()
+            rows.append(
+                {
+                    "cohort": f"Cohort {c + 1}",
+                    "population": population,
+                    "y": float(share @ y_s),
+                    "se": float(np.sqrt(4 / events[:top].sum())),
+                    **{f"share{s}": float(share[s]) for s in range(4)},
+                }
+            )
+    return pd.DataFrame(rows)

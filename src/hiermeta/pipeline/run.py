@@ -14,13 +14,14 @@ from typing import Any
 import pandas as pd
 
 from hiermeta.analyses.influence import baujat, cumulative, gosh, influence, leave_one_out
+from hiermeta.analyses.nested import DEFAULT_CONCENTRATION, NestedResult, nested_subgroups
 from hiermeta.analyses.sensitivity import sensitivity
 from hiermeta.analyses.subgroup_test import SubgroupTest, subgroup_test
 from hiermeta.data.effects import EffectData
 from hiermeta.engines.api import bayesian
 from hiermeta.engines.frequentist import FrequentistResult, SubgroupResult, frequentist, subgroups
 from hiermeta.engines.registry import BAYESIAN_ENGINES, get_engine
-from hiermeta.errors import HiermetaWarning, SpecError
+from hiermeta.errors import HiermetaWarning, InputError, SpecError
 from hiermeta.pipeline.spec import Spec, load_spec
 from hiermeta.priors import catalogue
 from hiermeta.priors.defaults import catalogue_for
@@ -49,6 +50,8 @@ class Analysis:
     overall: BayesianResult | None = None
     #: Influence and cumulative analyses by name (tables; ``"gosh"`` is a :class:`Gosh`).
     robustness: dict[str, Any] = field(default_factory=dict)
+    #: The nested organ-count subgroup model (``[nested]``), if the spec asks for it.
+    nested: NestedResult | None = None
 
     @property
     def exact_fit(self) -> BayesianResult | None:
@@ -102,6 +105,10 @@ class Analysis:
         out = []
         for engine, fit in self.bayes.items():
             out += [f"{engine}: {f}" for f in fit.failed_diagnostics()]
+        if self.nested is not None:
+            out += [
+                f"nested model ({self.nested.engine}): {f}" for f in self.nested.failed_checks()
+            ]
         if self.agreement is not None:
             bad = self.agreement[~self.agreement["agrees"]]
             out += [
@@ -177,7 +184,31 @@ def _run(spec: Spec, progressbar: bool | None) -> Analysis:
         overall=_overall(spec, data) if moderators else None,
     )
     analysis.robustness = _robustness(spec, analysis, progressbar)
+    if spec.nested is not None:
+        analysis.nested = _nested(spec, data)
     return analysis
+
+
+def _nested(spec: Spec, data: EffectData) -> NestedResult:
+    """The ``[nested]`` model with the spec's priors and NUTS settings."""
+    settings = spec.nested or {}
+    nested = spec.nested_data()
+    nuts = {k: v for k, v in spec.nuts.items() if k in ("draws", "tune", "chains", "target_accept")}
+    engine = str(settings.get("engine", "nuts" if not nested.known.all() else "exact"))
+    try:
+        return nested_subgroups(
+            nested,
+            engine=engine,
+            trend=bool(settings.get("trend", False)),
+            mu_prior=spec.mu_prior(data),
+            tau_prior=spec.tau_prior(data),
+            concentration=float(settings.get("concentration", DEFAULT_CONCENTRATION)),
+            compositions=str(settings.get("compositions", "marginal")),
+            random_seed=spec.nuts.get("random_seed", 0),
+            **nuts,
+        )
+    except InputError as err:
+        raise SpecError(f"{spec.path.name}: [nested] {err}") from None
 
 
 def _robustness(spec: Spec, analysis: Analysis, progressbar: bool | None) -> dict[str, Any]:

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from hiermeta.data.convert import CONVERTERS, convert, converter_arguments, from_ratio_ci
 from hiermeta.data.datasets import load_dataset, load_effects
 from hiermeta.data.effects import EffectData
+from hiermeta.data.nested import NestedData, read_nested, simulate_nested
 from hiermeta.data.revman import read_revman, revman_effects
 from hiermeta.data.simulate import simulate
 from hiermeta.engines.registry import BAYESIAN_ENGINES
@@ -27,7 +29,14 @@ from hiermeta.errors import InputError, SpecError, check_level
 from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior, from_spec
 from hiermeta.priors.defaults import default_priors
 
-__all__ = ["Spec", "csv_dialect", "load_spec", "read_csv_checked", "spec_from_dict"]
+__all__ = [
+    "Spec",
+    "broadest_per_cohort",
+    "csv_dialect",
+    "load_spec",
+    "read_csv_checked",
+    "spec_from_dict",
+]
 
 _SCHEMA: dict[str, set[str]] = {
     "": {
@@ -43,6 +52,7 @@ _SCHEMA: dict[str, set[str]] = {
         "report",
         "influence",
         "cumulative",
+        "nested",
     },
     # where the data come from, then every converter's arguments (a new converter's keys are
     # valid without being listed here)
@@ -67,6 +77,30 @@ _SCHEMA: dict[str, set[str]] = {
     "cumulative": {"order", "level"},
     "simulation": {"k", "tau", "hr", "strata", "random_seed", "events", "stratum"},
     "report": {"thresholds", "pi_kind", "ci_level", "subgroup", "treatment", "benefit"},
+    # nested organ-count populations (hm.read_nested + hm.nested_subgroups)
+    "nested": {
+        "dataset",
+        "csv",
+        "subset",
+        "simulation",
+        "note",
+        "cohort",
+        "population",
+        "estimate",
+        "lower",
+        "upper",
+        "y",
+        "se",
+        "ci_level",
+        "shares",
+        "reason",
+        "typical",
+        "trend",
+        "engine",
+        "concentration",
+        "compositions",
+    },
+    "nested.simulation": {"cohorts", "hr", "tau", "report_prob", "random_seed"},
 }
 
 
@@ -97,6 +131,7 @@ class Spec:
     influence: dict[str, Any] | None
     cumulative: dict[str, Any] | None
     report: dict[str, Any] = field(default_factory=dict)
+    nested: dict[str, Any] | None = None
 
     @property
     def ci_level(self) -> float:
@@ -170,8 +205,11 @@ class Spec:
         return frame
 
     def effects(self) -> EffectData:
-        """The studies as :class:`EffectData`, converted as the spec says."""
+        """The studies as :class:`EffectData`, converted as the spec says (a spec with only
+        ``[nested]`` pools one estimate per cohort: its broadest population)."""
         d = self.data
+        if not ({"dataset", "csv", "revman"} & set(d)) and self.simulation is None and self.nested:
+            return broadest_per_cohort(self.nested_data())
         if (
             "dataset" in d
             and set(d) <= {"dataset", "subset", "covariates", "note"}
@@ -211,6 +249,72 @@ class Spec:
             raise SpecError(f"{self.path.name}: [data] revman needs 'outcome', one of: {listing}")
         return revman_effects(table, str(d["outcome"]), d.get("measure"), d.get("covariates"))
 
+    # ------------------------------------------------------------------ nested populations
+    def nested_table(self) -> pd.DataFrame:
+        """The table of ``[nested]``: its dataset, CSV or simulation (see docs/nested_subgroups.md)."""
+        n = self.nested or {}
+        where = f"{self.path.name}: [nested]"
+        if "simulation" in n:
+            sim = n["simulation"]
+            rng = np.random.default_rng(int(sim.get("random_seed", 0)))
+            try:
+                return simulate_nested(
+                    rng,
+                    tuple(sim.get("hr", (0.55, 0.70, 0.85, 1.00))),
+                    float(sim.get("tau", 0.10)),
+                    int(sim.get("cohorts", 8)),
+                    float(sim.get("report_prob", 0.6)),
+                )
+            except (InputError, TypeError, ValueError) as err:
+                raise SpecError(f"{where} simulation: {err}") from None
+        if "dataset" in n:
+            frame = load_dataset(str(n["dataset"]))
+        elif "csv" in n:
+            frame = read_csv_checked((self.path.parent / str(n["csv"])).resolve())
+        else:
+            raise SpecError(f"{where} needs 'dataset', 'csv' or a [nested.simulation]")
+        subset = n.get("subset")
+        if subset:
+            if subset not in frame.columns:
+                raise SpecError(
+                    f"{where} subset column {subset!r} not found; columns are {list(frame.columns)}"
+                )
+            keep = frame[subset].astype(str).str.lower().isin(["true", "1"])
+            frame = frame[keep].reset_index(drop=True)
+        return frame
+
+    def nested_data(self) -> NestedData:
+        """``[nested]`` read with :func:`hiermeta.read_nested` (forensic checks included)."""
+        n = dict(self.nested or {})
+        simulated = "simulation" in n
+        options: dict[str, Any] = {
+            key: n[key]
+            for key in (
+                "cohort",
+                "population",
+                "estimate",
+                "lower",
+                "upper",
+                "y",
+                "se",
+                "ci_level",
+                "shares",
+                "reason",
+                "typical",
+            )
+            if key in n
+        }
+        if simulated:
+            options.update(y="y", se="se", shares=["share0", "share1", "share2", "share3"])
+        if not ({"estimate", "y"} & set(options)):
+            raise SpecError(
+                f"{self.path.name}: [nested] needs its estimate columns: estimate, lower, upper (or y, se)"
+            )
+        try:
+            return read_nested(self.nested_table(), **options)
+        except InputError as err:
+            raise SpecError(f"{self.path.name}: [nested] {err}") from None
+
     # ------------------------------------------------------------------ model
     def structure(self) -> dict[str, Any]:
         """Model structure beyond the normal–normal model (only some engines fit it)."""
@@ -236,6 +340,22 @@ class Spec:
             return None
         frame = self.raw_table()
         return frame.groupby(self.stratum_column, sort=False)["true_effect"].first().to_frame()
+
+
+def broadest_per_cohort(nested: NestedData) -> EffectData:
+    """One estimate per cohort — the population with the most strata — labelled by cohort:
+    the overall analysis of a nested table, without counting any patient twice."""
+    rows: dict[str, int] = {}
+    for j, cohort in enumerate(nested.cohort):
+        if cohort not in rows or nested.members[j].sum() > nested.members[rows[cohort]].sum():
+            rows[cohort] = j
+    keep = list(rows.values())
+    return EffectData(
+        study=tuple(f"{nested.cohort[j]} ({nested.population[j]})" for j in keep),
+        y=nested.effects.y[keep],
+        se=nested.effects.se[keep],
+        measure=nested.effects.measure,
+    )
 
 
 def csv_dialect(path: Path) -> tuple[str, str]:
@@ -326,13 +446,22 @@ def spec_from_dict(raw: dict[str, Any], path: Path) -> Spec:
     """
     _check_keys(raw, "", path.name)
     for section in _SCHEMA:
-        if section and section in raw:
+        if section and "." not in section and section in raw:
             if not isinstance(raw[section], dict):
                 raise SpecError(f"{path.name}: [{section}] must be a table")
             _check_keys(raw[section], section, path.name)
+    simulation_of_nested = raw.get("nested", {}).get("simulation")
+    if simulation_of_nested is not None:
+        if not isinstance(simulation_of_nested, dict):
+            raise SpecError(f"{path.name}: [nested.simulation] must be a table")
+        _check_keys(simulation_of_nested, "nested.simulation", path.name)
     data = raw.get("data", {})
     simulation = raw.get("simulation")
-    if simulation is None and not ({"dataset", "csv", "revman"} & set(data)):
+    if (
+        simulation is None
+        and not ({"dataset", "csv", "revman"} & set(data))
+        and "nested" not in raw
+    ):
         raise SpecError(
             f"{path.name}: [data] needs 'dataset' (one of the bundled datasets), 'csv' or "
             "'revman' (a RevMan 5 file), or give a [simulation]"
@@ -362,6 +491,7 @@ def spec_from_dict(raw: dict[str, Any], path: Path) -> Spec:
         influence=raw.get("influence"),
         cumulative=raw.get("cumulative"),
         report=raw.get("report", {}),
+        nested=raw.get("nested"),
     )
     spec.mu_prior(), spec.tau_prior(), spec.beta_prior()  # validate priors now
     _ = spec.ci_level  # and the report's level

@@ -730,14 +730,24 @@ def plot_nested(
         rows = result.naive(ci_level)
         for population, row in rows.iterrows():
             mask = result.data.members[list(result.data.population).index(population)]
-            y = ys[int(np.flatnonzero(mask)[-1])] - 0.25
+            y = ys[int(np.flatnonzero(mask)[-1])] - 0.25  # at the population's largest stratum
             ax.hlines(y, row["ci_low"], row["ci_high"], color=FREQ, lw=1.5)
             ax.plot(row["HR"], y, "s", color=FREQ, ms=4)
-        ax.plot([], [], "s-", color=FREQ, ms=4, lw=1.5, label="naive: population as subgroup")
+            ax.annotate(
+                str(population),
+                (row["ci_high"], y),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7,
+                color=FREQ,
+                parse_math=False,
+            )
+        ax.plot([], [], "s-", color=FREQ, ms=4, lw=1.5, label="naive: each population a subgroup")
     ax.axvline(1.0, color="#888888", lw=0.8, ls="--")
     ax.set_yticks(ys, [f"{s} organ{'s' if s != '1' else ''}" for s in table.index])
     ax.set_xlabel("hazard ratio (log scale)")
     ax.set_title("Treatment effect by number of metastatic organs", usetex=False)
     _ratio_axis(ax)
-    ax.legend(loc="best", fontsize=8, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, fontsize=8, frameon=False)
     return ax

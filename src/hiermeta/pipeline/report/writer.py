@@ -54,6 +54,19 @@ def build_summary(analysis: Any) -> dict[str, Any]:
     for name, table in analysis.robustness.items():
         if name != "gosh":  # GOSH: thousands of subsets — in the report's figure, not the JSON
             out.setdefault("robustness", {})[name] = table.reset_index().to_dict(orient="records")
+    if analysis.nested is not None:
+        nested = analysis.nested
+        level = analysis.primary.ci_level
+        out["nested"] = {
+            "engine": nested.engine,
+            "strata": nested.strata(level, sections.thresholds(analysis))
+            .reset_index()
+            .to_dict(orient="records"),
+            "contrasts": nested.contrasts(level).reset_index().to_dict(orient="records"),
+            "trend": nested.trend_estimate(level),
+            "naive": nested.naive(level).reset_index().to_dict(orient="records"),
+            "methods": nested.methods(),
+        }
     if analysis.truth is not None:
         out["truth"] = {str(k): float(v) for k, v in analysis.truth["true_effect"].items()}
     return jsonable(out)
@@ -95,6 +108,8 @@ def _figures(analysis: Any, folder: Path) -> dict[str, str]:
             analysis.sensitivity, analysis.data.measure
         )
     drawings.update(_robustness_drawings(analysis, plots))
+    if analysis.nested is not None:
+        drawings["nested"] = lambda: plots.plot_nested(analysis.nested, ci_level=primary.ci_level)
     figures = {}
     for name, draw in drawings.items():
         _save(draw(), folder / f"{name}.png")
