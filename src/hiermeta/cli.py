@@ -7,14 +7,15 @@ traceback, and nothing written to the output folder.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from hiermeta.errors import HiermetaWarning, InputError
+from hiermeta.errors import HiermetaWarning, InputError, check_level, printable
 
 __all__ = ["main"]
 
@@ -197,9 +198,11 @@ def _run_batch(args: argparse.Namespace) -> int:
         if getattr(args, name)
     }
     try:
-        level: float | str = float(args.ci_level)
-    except ValueError:
-        level = args.ci_level
+        level: float | str = check_level(float(args.ci_level), "--ci-level")
+    except ValueError as err:
+        if isinstance(err, InputError):
+            raise
+        level = args.ci_level  # a column name
     columns.update(measure=args.measure, ci_level=level)
     if args.moderator:
         columns["covariates"] = list(args.moderator)
@@ -466,10 +469,10 @@ def _main(argv: Sequence[str] | None) -> int:
         specs = [hm.load_spec(p) for p in args.spec]  # every spec checked before anything runs
         several = len(specs) > 1
         results = {}
-        for spec in specs:
-            out = Path(args.out) / spec.name if several else Path(args.out)
+        for spec, folder in zip(specs, _folder_names(specs), strict=True):
+            out = Path(args.out) / folder if several else Path(args.out)
             link = "../index.html" if several else ""
-            results[spec.name] = _run_spec(spec, out, args.json, progress, link)
+            results[folder] = _run_spec(spec, out, args.json, progress, link)
         if several:
             hm.report.write_index(Path(args.out), results)
         if args.json:
@@ -498,16 +501,65 @@ def _log_attempts(progress: bool) -> None:
         logger.setLevel(logging.INFO)
 
 
+class _Printable(io.TextIOBase):
+    """A terminal stream that shows control characters from the data (escape sequences
+    included) as ``\\xNN`` instead of executing them."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(printable(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self._stream, "encoding", "utf-8"))
+
+
+def _folder_names(specs: Sequence[Any]) -> list[str]:
+    """One output folder per spec: its file name, prefixed by its folder when two specs share
+    a name (``a/x.toml`` and ``b/x.toml`` → ``a-x``, ``b-x``), numbered if that still clashes."""
+    names = [spec.name for spec in specs]
+    names = [
+        f"{spec.path.parent.name}-{spec.name}" if names.count(spec.name) > 1 else spec.name
+        for spec in specs
+    ]
+    out: list[str] = []
+    for name in names:
+        candidate, number = name, 2
+        while candidate in out:
+            candidate, number = f"{name}-{number}", number + 1
+        out.append(candidate)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hiermeta`` command; returns the exit code."""
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Printable(stdout), _Printable(stderr)
     try:
         return _main(argv)
     except InputError as err:
         print(f"hiermeta: error: {err}", file=sys.stderr)
         return EXIT_INPUT
+    except OSError as err:  # read-only or full file system, a path that is a file, …
+        where = f" {err.filename!r}" if err.filename else ""
+        print(
+            f"hiermeta: error: cannot write or read{where}: {err.strerror or err}", file=sys.stderr
+        )
+        return EXIT_INPUT
     except KeyboardInterrupt:
         print("hiermeta: interrupted; the output folder was not changed", file=sys.stderr)
         return 130
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
 
 
 if __name__ == "__main__":  # pragma: no cover

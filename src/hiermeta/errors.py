@@ -7,6 +7,7 @@ offending value, and the valid options when there is a fixed set of them.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 
 __all__ = [
@@ -21,6 +22,9 @@ __all__ = [
     "check_level",
     "check_number",
     "check_seed",
+    "check_thresholds",
+    "printable",
+    "spreadsheet_safe",
     "unknown_option",
 ]
 
@@ -131,3 +135,40 @@ def check_seed(value: object) -> int | None:
     if value is None:
         return None
     return check_count("random_seed", value, 0)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def printable(text: object) -> str:
+    """Text safe for a terminal: control characters (escape sequences included) are shown as
+    ``\\xNN`` instead of being executed; newlines, tabs and carriage returns are kept."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell that a spreadsheet would run as a formula gets a leading ``'`` (as OWASP
+    recommends); every other value is returned unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def check_thresholds(values: Iterable[float], name: str = "thresholds") -> tuple[float, ...]:
+    """Finite numbers that print differently (``0.8`` and ``0.8000001`` would label two
+    columns and two statements alike)."""
+    items = tuple(values)
+    for value in items:
+        if not _is_real(value) or not math.isfinite(float(value)):
+            raise InputError(f"{name} must be finite numbers, e.g. (1.0, 0.8); got {list(items)!r}")
+    printed: dict[str, float] = {}
+    for value in items:
+        text = f"{float(value):g}"
+        if text in printed and printed[text] != float(value):
+            raise InputError(
+                f"{name} {printed[text]!r} and {value!r} print alike ({text!r}); give distinct values"
+            )
+        printed[text] = float(value)
+    return tuple(dict.fromkeys(float(v) for v in items))

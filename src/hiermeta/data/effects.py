@@ -100,23 +100,30 @@ class EffectData:
         if k == 0:
             raise InputError("no usable studies: the table is empty after the checks")
         self._check_labels()
-        with np.errstate(under="ignore"):
+        with np.errstate(under="ignore", over="ignore"):
             clean = bool(
                 np.all(np.isfinite(self.y))
                 and np.all(np.isfinite(self.se))
                 and np.all(self.se**2 > 0)
+                and np.all(np.isfinite(self.se**2))
             )
         if not clean:  # find the first bad study for the message
-            for label, value, err in zip(self.study, self.y, self.se, strict=True):
-                if not np.isfinite(value):
-                    raise InputError(f"study {label!r}: effect estimate {value} is not finite")
-                if not (np.isfinite(err) and err > 0):
-                    raise InputError(f"study {label!r}: standard error {err} must be positive")
-                if not err**2 > 0:
-                    raise InputError(
-                        f"study {label!r}: standard error {err:g} is too small to be real (its square underflows to 0)"
-                    )
+            with np.errstate(under="ignore", over="ignore"):
+                for label, value, err in zip(self.study, self.y, self.se, strict=True):
+                    if not np.isfinite(value):
+                        raise InputError(f"study {label!r}: effect estimate {value} is not finite")
+                    if not (np.isfinite(err) and err > 0):
+                        raise InputError(f"study {label!r}: standard error {err} must be positive")
+                    if not err**2 > 0:
+                        raise InputError(
+                            f"study {label!r}: standard error {err:g} is too small to be real (its square underflows to 0)"
+                        )
+                    if not np.isfinite(err**2):
+                        raise InputError(
+                            f"study {label!r}: standard error {err:g} is too large to be real (its square overflows)"
+                        )
         self._check_se_ratio()
+        self._check_plausible()
         if len(self.covariates.columns):
             if len(self.covariates) != k:
                 raise InputError(f"covariates have {len(self.covariates)} rows for {k} studies")
@@ -132,9 +139,26 @@ class EffectData:
             raise InputError(f"conversions has {len(self.conversions)} entries for {k} studies")
 
     def _check_labels(self) -> None:
+        for label in self.study:
+            if "\x00" in label:
+                raise InputError(
+                    f"study {label!r}: a label may not contain a NUL character (no file format "
+                    "can store it)"
+                )
         if len(set(self.study)) != len(self.study):
             dups = sorted({s for s in self.study if self.study.count(s) > 1})
             raise InputError(f"duplicate study labels {dups}; labels must be unique")
+
+    def _check_plausible(self) -> None:
+        """A log ratio beyond ±50 (a ratio of e^50 ≈ 5e21) is no real estimate."""
+        if get_measure(self.measure).is_ratio and np.any(np.abs(self.y) > 50):
+            i = int(np.argmax(np.abs(self.y)))
+            with np.errstate(over="ignore"):
+                ratio = float(np.exp(self.y[i]))
+            raise InputError(
+                f"study {self.study[i]!r}: {self.measure} {ratio:g} (log {self.y[i]:g}) is not a "
+                "plausible ratio; check the transcription"
+            )
 
     def _check_se_ratio(self) -> None:
         if len(self.se) > 1 and self.se.max() / self.se.min() > MAX_SE_RATIO:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from hiermeta.data.nested import NestedData, read_nested, simulate_nested
 from hiermeta.data.revman import read_revman, revman_effects
 from hiermeta.data.simulate import simulate
 from hiermeta.engines.registry import BAYESIAN_ENGINES
-from hiermeta.errors import InputError, SpecError, check_level
+from hiermeta.errors import InputError, SpecError, check_level, check_thresholds
 from hiermeta.priors import DEFAULT_MU, DEFAULT_TAU, MuPrior, TauPrior, from_spec
 from hiermeta.priors.defaults import default_priors
 
@@ -192,7 +194,9 @@ class Spec:
             frame = load_dataset(self.data["dataset"])
         else:
             csv = (self.path.parent / self.data["csv"]).resolve()
-            frame = read_csv_checked(csv, self.data.get("sep"), self.data.get("decimal"))
+            frame = read_csv_checked(
+                csv, self.data.get("sep"), self.data.get("decimal"), [self.data.get("study")]
+            )
         subset = self.data.get("subset")
         if subset:
             if subset not in frame.columns:
@@ -270,7 +274,10 @@ class Spec:
         if "dataset" in n:
             frame = load_dataset(str(n["dataset"]))
         elif "csv" in n:
-            frame = read_csv_checked((self.path.parent / str(n["csv"])).resolve())
+            frame = read_csv_checked(
+                (self.path.parent / str(n["csv"])).resolve(),
+                text_columns=[n.get("cohort"), n.get("population")],
+            )
         else:
             raise SpecError(f"{where} needs 'dataset', 'csv' or a [nested.simulation]")
         subset = n.get("subset")
@@ -372,20 +379,55 @@ def csv_dialect(path: Path) -> tuple[str, str]:
     return sep, decimal
 
 
+#: Columns read as text whatever they hold (identifiers are text exactly as written: "007" is not
+#: "7", "1.0" is not "1", "NA" is a label): these names (any case), plus those a caller names.
+IDENTIFIER_COLUMNS = frozenset(
+    {"study", "analysis", "cohort", "population", "author", "trial", "id", "label", "task_id"}
+)
+#: What reads as missing in the other columns (pandas' defaults).
+MISSING_TEXT = [
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+]  # fmt: skip
+
+
 def read_csv_checked(
-    path: Path, sep: str | None = None, decimal: str | None = None
+    path: Path,
+    sep: str | None = None,
+    decimal: str | None = None,
+    text_columns: Sequence[str | None] = (),
 ) -> pd.DataFrame:
     """Read a CSV (UTF-8, a byte-order mark allowed), turning file problems into clear errors.
 
     The separator and decimal mark are detected (:func:`csv_dialect`) unless given.
+    Identifier columns (``text_columns`` and :data:`IDENTIFIER_COLUMNS`) are read as text,
+    exactly as written; only an empty cell is missing there. A row with more fields than the
+    header (an unquoted separator inside a label) is an error naming its line.
     """
     if not path.is_file():
         raise InputError(f"CSV file {str(path)!r} not found")
     found_sep, found_decimal = csv_dialect(path)
+    options: dict[str, Any] = {
+        "encoding": "utf-8-sig",
+        "sep": sep or found_sep,
+        "decimal": decimal or found_decimal,
+    }
     try:
-        frame = pd.read_csv(
-            path, encoding="utf-8-sig", sep=sep or found_sep, decimal=decimal or found_decimal
-        )
+        header = list(pd.read_csv(path, nrows=0, **options).columns)
+        named = {str(c) for c in text_columns if c}
+        text = [
+            c for c in header if str(c) in named or str(c).strip().lower() in IDENTIFIER_COLUMNS
+        ]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                path,
+                index_col=False,
+                dtype=dict.fromkeys(text, str),
+                keep_default_na=False,
+                na_values={c: ([""] if c in text else MISSING_TEXT) for c in header},
+                **options,
+            )
     except UnicodeDecodeError as err:
         raise InputError(
             f"{path.name}: not UTF-8 text (byte {err.start}); save the file as UTF-8"
@@ -394,9 +436,25 @@ def read_csv_checked(
         raise InputError(f"{path.name}: the file is empty") from None
     except pd.errors.ParserError as err:
         raise InputError(f"{path.name}: not a valid CSV ({str(err).splitlines()[0]})") from None
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        raise InputError(f"{path.name}: {_ragged_line(path, options['sep'], len(header))}")
     if frame.empty:
         raise InputError(f"{path.name}: the table has a header but no rows")
     return frame
+
+
+def _ragged_line(path: Path, sep: str, width: int) -> str:
+    """Which line has more fields than the header."""
+    import csv
+
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for number, row in enumerate(csv.reader(handle, delimiter=sep), start=1):
+            if len(row) > width:
+                return (
+                    f"line {number} has {len(row)} fields but the header has {width} (starting "
+                    f"{sep.join(row[:2])!r}); quote a label that contains {sep!r}"
+                )
+    return f"a row has more fields than the header's {width}"
 
 
 def _simulated(sim: dict[str, Any], where: str) -> pd.DataFrame:
@@ -438,6 +496,54 @@ def load_spec(path: str | Path) -> Spec:
     return spec_from_dict(raw, path)
 
 
+#: Values whose type is checked when a spec is read: text, a list of text (one text is taken as a
+#: list of one), a list of numbers (one number likewise).
+_TYPES: dict[tuple[str, str], str] = {
+    ("", "title"): "text",
+    ("", "description"): "text",
+    ("data", "dataset"): "text",
+    ("data", "csv"): "text",
+    ("data", "revman"): "text",
+    ("data", "study"): "text",
+    ("data", "covariates"): "texts",
+    ("model", "moderators"): "texts",
+    ("engines", "bayesian"): "texts",
+    ("engines", "frequentist"): "texts",
+    ("engines", "ci"): "texts",
+    ("report", "thresholds"): "numbers",
+    ("report", "treatment"): "text",
+    ("nested", "csv"): "text",
+    ("nested", "dataset"): "text",
+    ("nested", "shares"): "texts",
+}
+
+
+def _check_types(raw: dict[str, Any], where: str) -> None:
+    """Each value of :data:`_TYPES` has its type (a single value where a list is expected
+    becomes a list of one; never read character by character)."""
+    for (section, key), kind in _TYPES.items():
+        table = raw if not section else raw.get(section)
+        if not isinstance(table, dict) or key not in table:
+            continue
+        value = table[key]
+        name = f"[{section}] {key}" if section else key
+        if kind == "text":
+            if not isinstance(value, str):
+                raise SpecError(f"{where}: {name} must be text (in quotes); got {value!r}")
+            continue
+        items = [value] if isinstance(value, str | int | float) else value
+        if not isinstance(items, list):
+            raise SpecError(f"{where}: {name} must be a list; got {value!r}")
+        if kind == "texts" and not all(isinstance(v, str) for v in items):
+            raise SpecError(f"{where}: {name} must be a list of text; got {value!r}")
+        if kind == "numbers" and not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in items
+        ):
+            raise SpecError(f"{where}: {name} must be a list of numbers; got {value!r}")
+        table[key] = items
+
+
 def spec_from_dict(raw: dict[str, Any], path: Path) -> Spec:
     """Validate a spec given as a dictionary (the parsed TOML).
 
@@ -450,6 +556,14 @@ def spec_from_dict(raw: dict[str, Any], path: Path) -> Spec:
             if not isinstance(raw[section], dict):
                 raise SpecError(f"{path.name}: [{section}] must be a table")
             _check_keys(raw[section], section, path.name)
+    _check_types(raw, path.name)
+    if "thresholds" in raw.get("report", {}):
+        try:
+            raw["report"]["thresholds"] = list(
+                check_thresholds(raw["report"]["thresholds"], "[report] thresholds")
+            )
+        except InputError as err:
+            raise SpecError(f"{path.name}: {err}") from None
     simulation_of_nested = raw.get("nested", {}).get("simulation")
     if simulation_of_nested is not None:
         if not isinstance(simulation_of_nested, dict):

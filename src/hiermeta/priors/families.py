@@ -54,6 +54,10 @@ __all__ = [
 ]
 
 
+#: Beyond this a normal prior's variance overflows double precision (use Flat() instead).
+MAX_PRIOR_SD = 1e150
+
+
 def _positive(name: str, value: float) -> float:
     return check_number(f"prior parameter {name}", value, 0.0)
 
@@ -745,6 +749,11 @@ class Normal(MuPrior):
     def __post_init__(self) -> None:
         _positive("sd", self.sd)
         check_number("prior mean", self.mean)
+        if self.sd > MAX_PRIOR_SD:
+            raise InputError(
+                f"prior sd {self.sd:g} is too large to compute with (beyond {MAX_PRIOR_SD:g}, its "
+                "square overflows); for a flat prior use Flat()"
+            )
 
     def params(self) -> dict[str, float]:
         return {"mu": self.mean, "sigma": self.sd}

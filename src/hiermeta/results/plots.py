@@ -7,6 +7,8 @@ of their own; a frequentist fit draws as well as a Bayesian one.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -34,6 +36,19 @@ __all__ = [
     "tau_plot",
     "trajectory_plot",
 ]
+
+
+def _plain_text(draw: Callable[..., Any]) -> Callable[..., Any]:
+    """Text from the data is drawn as written: mathtext off while the figure's texts are made
+    (a label with two ``$`` signs is not a formula)."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with plt.rc_context({"text.parse_math": False}):
+            return draw(*args, **kwargs)
+
+    return wrapper
+
 
 OBSERVED = "#222222"
 SHRUNK = "#1f77b4"
@@ -174,6 +189,7 @@ def _short(label: str, width: int = 42) -> str:
     return label if len(label) <= width else label[: width - 1] + "…"
 
 
+@_plain_text
 def forest(
     result: MetaResult,
     comparator: MetaResult | None = None,
@@ -394,6 +410,7 @@ def _bayesian(result: MetaResult, what: str) -> Any:
     return result
 
 
+@_plain_text
 def posterior_plot(
     result: MetaResult,
     thresholds: tuple[float, ...] = (1.0, 0.8),
@@ -465,6 +482,7 @@ def _what(fit: Any, params: list[str]) -> str:
     return f"the mean {m}, {name.replace('=', ' = ')}"
 
 
+@_plain_text
 def bubble_plot(
     result: MetaResult, moderator: str, level: float = 0.95, ax: Axes | None = None, **kwargs: Any
 ) -> Axes:
@@ -517,6 +535,7 @@ def bubble_plot(
     return ax
 
 
+@_plain_text
 def tau_plot(result: MetaResult, ax: Axes | None = None, **kwargs: Any) -> Axes:
     """Prior and posterior density of tau."""
     fit: Any = _bayesian(result, "tau_plot")
@@ -545,6 +564,7 @@ def tau_plot(result: MetaResult, ax: Axes | None = None, **kwargs: Any) -> Axes:
     return ax
 
 
+@_plain_text
 def sensitivity_plot(
     table: pd.DataFrame, measure: str = "HR", ax: Axes | None = None, **kwargs: Any
 ) -> Axes:
@@ -600,6 +620,7 @@ def _interval_rows(table: pd.DataFrame, data: Any, ax: Axes, colour: str = POOLE
     ax.grid(axis="x", alpha=0.3)
 
 
+@_plain_text
 def leave_one_out_plot(
     table: pd.DataFrame, full: MetaResult, ax: Axes | None = None, **kwargs: Any
 ) -> Axes:
@@ -620,6 +641,7 @@ def leave_one_out_plot(
     return ax
 
 
+@_plain_text
 def cumulative_plot(
     table: pd.DataFrame, fit: MetaResult, ax: Axes | None = None, **kwargs: Any
 ) -> Axes:
@@ -634,6 +656,7 @@ def cumulative_plot(
     return ax
 
 
+@_plain_text
 def trajectory_plot(table: pd.DataFrame, ax: Axes | None = None, **kwargs: Any) -> Axes:
     """P(effect < threshold) for the mean and a new study after each study is added."""
     columns = [c for c in table.columns if c.startswith("P(")]
@@ -661,6 +684,7 @@ def trajectory_plot(table: pd.DataFrame, ax: Axes | None = None, **kwargs: Any) 
     return ax
 
 
+@_plain_text
 def baujat_plot(table: pd.DataFrame, ax: Axes | None = None, **kwargs: Any) -> Axes:
     """Baujat plot: contribution to heterogeneity (x) against influence on the result (y)."""
     ax = _new_axes(ax, kwargs.pop("figsize", (7, 5)))
@@ -685,6 +709,7 @@ def baujat_plot(table: pd.DataFrame, ax: Axes | None = None, **kwargs: Any) -> A
     return ax
 
 
+@_plain_text
 def gosh_plot(
     result: Any, measure: str = "HR", is_ratio: bool = True, ax: Axes | None = None, **kwargs: Any
 ) -> Axes:
@@ -712,6 +737,7 @@ def gosh_plot(
     return ax
 
 
+@_plain_text
 def plot_nested(
     result: Any, ax: Axes | None = None, ci_level: float = 0.95, naive: bool = True
 ) -> Axes:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -524,7 +527,7 @@ def _sample(
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="pymc")
-        with model:
+        with model, abort_on_ctrl_c():
             initial_points, step = _pymc_step(entry, chains, target_accept, seed)
             return pm.sample(
                 draws=draws,
@@ -857,16 +860,20 @@ def fit_nuts(
         use = _sampler_for(chosen, structure, inputs)
         start = time.perf_counter()
         entry: dict[str, Any] = {"model": None}
-        if use == "kernel":
-            idata = _sample_kernel(
-                structure, inputs, design, n_tune, draws, chains, accept, random_seed, progress
-            )
-        else:
-            entry = _model_for(structure, inputs, coords)
-            if callable(use):  # an injected sampler (tests, other backends)
-                idata = use(entry, draws, n_tune, chains, accept, random_seed, progress)
+        with interruptible():
+            if use == "kernel":
+                idata = _sample_kernel(
+                    structure, inputs, design, n_tune, draws, chains, accept, random_seed, progress
+                )
             else:
-                idata = _sample(entry, draws, n_tune, chains, accept, random_seed, progress, use)
+                entry = _model_for(structure, inputs, coords)
+                if callable(use):  # an injected sampler (tests, other backends)
+                    idata = use(entry, draws, n_tune, chains, accept, random_seed, progress)
+                else:
+                    idata = _sample(
+                        entry, draws, n_tune, chains, accept, random_seed, progress, use
+                    )
+        raise_if_truncated(idata, draws, chains)
         idata = _relabel(idata, coords)
         idata = _add_derived(idata, structure, inputs, design, data, random_seed)
         attempt = Attempt(param_name, accept, n_tune, time.perf_counter() - start)
@@ -887,6 +894,60 @@ def fit_nuts(
             stacklevel=3,
         )
     return result
+
+
+class SamplingInterrupted(KeyboardInterrupt):
+    """Sampling stopped before every draw was made (Ctrl-C): never a result."""
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Ctrl-C during sampling stays a KeyboardInterrupt: numba-compiled code can turn it into a
+    SystemError, which would otherwise read as a failed fit."""
+    try:
+        yield
+    except SystemError as err:
+        if isinstance(err.__context__, KeyboardInterrupt) or "KeyboardInterrupt" in str(err):
+            raise SamplingInterrupted("sampling was interrupted") from err
+        raise
+
+
+class _Abort(BaseException):
+    """Ctrl-C raised past PyMC's sampler, which catches KeyboardInterrupt and goes on with the
+    next chain."""
+
+
+@contextlib.contextmanager
+def abort_on_ctrl_c() -> Iterator[None]:
+    """While PyMC's own NUTS runs: Ctrl-C stops it at once (main thread only; elsewhere the
+    default handling stays)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _Abort
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    except _Abort:
+        raise SamplingInterrupted("sampling was interrupted") from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def raise_if_truncated(idata: Any, draws: int, chains: int) -> None:
+    """Samplers (nutpie, PyMC) catch Ctrl-C and return the draws made so far; a run with fewer
+    draws or chains than asked for is an interruption, never a result."""
+    posterior = idata.posterior
+    got_chains = int(posterior.sizes.get("chain", 0))
+    got_draws = int(posterior.sizes.get("draw", 0))
+    if got_chains < chains or got_draws < draws:
+        raise SamplingInterrupted(
+            f"sampling was interrupted: {got_chains} chain(s) × {got_draws} draws of "
+            f"{chains} × {draws}; nothing is returned"
+        )
 
 
 def _announce(attempt: Attempt, number: int, plan: list[tuple[str, float, int]]) -> None:

@@ -11,13 +11,19 @@ the population's strata. The estimates are jointly normal with the fixed samplin
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import warnings
 from typing import Any
 
 import numpy as np
 
-from hiermeta.engines.nuts.engine import check_sampler_settings
+from hiermeta.engines.nuts.engine import (
+    abort_on_ctrl_c,
+    check_sampler_settings,
+    interruptible,
+    raise_if_truncated,
+)
 from hiermeta.priors import MuPrior, TauPrior
 
 __all__ = ["sample_nested"]
@@ -111,8 +117,9 @@ def sample_nested(
         warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="pymc")
         warnings.filterwarnings("ignore", category=FutureWarning)
-        with model:
-            return pm.sample(
+        guard = abort_on_ctrl_c() if SAMPLER == "pymc" else contextlib.nullcontext()
+        with model, interruptible(), guard:
+            idata = pm.sample(
                 draws=draws_ or 2000,
                 tune=tune,
                 chains=chains,
@@ -124,6 +131,8 @@ def sample_nested(
                 quiet=True,
                 nuts_sampler=SAMPLER,
             )
+    raise_if_truncated(idata, draws_ or 2000, chains)
+    return idata
 
 
 def _dirichlet_rows(

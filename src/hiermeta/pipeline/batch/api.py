@@ -15,7 +15,7 @@ import pandas as pd
 
 from hiermeta.data.effects import EffectData
 from hiermeta.engines.registry import get_engine
-from hiermeta.errors import HiermetaWarning, InputError
+from hiermeta.errors import HiermetaWarning, InputError, check_thresholds, printable
 from hiermeta.pipeline.batch.execute import vectorised
 from hiermeta.pipeline.batch.progress import ProgressLine
 from hiermeta.pipeline.batch.rows import RowSettings, all_columns
@@ -260,7 +260,7 @@ def _thresholds(thresholds: Sequence[float]) -> tuple[float, ...]:
         isinstance(t, Real) and not isinstance(t, bool) and math.isfinite(t) for t in items
     ):
         raise InputError(f"thresholds must be finite numbers, e.g. (1.0, 0.8); got {thresholds!r}")
-    return tuple(float(t) for t in items)
+    return check_thresholds(items)
 
 
 def _tasks(
@@ -376,4 +376,4 @@ def _warn(table: pd.DataFrame) -> None:
     if warned:
         parts.append(f"{warned} tasks raised warnings ('warnings' column)")
     if parts:
-        warnings.warn("; ".join(parts), BatchWarning, stacklevel=3)
+        warnings.warn(printable("; ".join(parts)), BatchWarning, stacklevel=3)

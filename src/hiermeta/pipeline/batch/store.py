@@ -28,13 +28,14 @@ import os
 import re
 import socket
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from hiermeta.errors import InputError
+from hiermeta.errors import HiermetaWarning, InputError, spreadsheet_safe
 from hiermeta.pipeline.batch.rows import clean
 
 __all__ = ["BatchStore"]
@@ -177,19 +178,28 @@ class BatchStore:
         data = path.read_bytes()
         complete = data[: data.rfind(b"\n") + 1]  # a last line cut off mid-write is ignored
         rows: dict[str, dict[str, Any]] = {}
-        for number, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
+        damaged = []
+        for number, raw in enumerate(complete.splitlines(), start=1):
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                raise InputError(
-                    f"{path}: line {number} is not valid JSON (delete the folder to start over)"
-                ) from None
+                row = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                row = None
+            if not (isinstance(row, dict) and isinstance(row.get("task_id"), str)):
+                damaged.append(number)  # its task simply runs again
+                continue
             if row.get("status") != "ok":
                 continue  # failed tasks run again (the cause may have passed, or been fixed)
             file = row.get("posterior_file")
             if file and not (self.folder / file).exists():
                 continue  # its posterior file is gone: run the task again
             rows[row["task_id"]] = row
+        if damaged:
+            warnings.warn(
+                f"{path}: line(s) {damaged[:10]} are damaged (not a row of this batch) and are "
+                "skipped; their tasks run again, every other finished row is kept",
+                HiermetaWarning,
+                stacklevel=4,
+            )
         return rows
 
     def _drop_partial_line(self) -> None:
@@ -240,7 +250,10 @@ class BatchStore:
     def write_results(self, table: pd.DataFrame) -> Path:
         """Write the final table (atomically) and return its path."""
         path = self.folder / "results.csv"
-        _atomic_write(path, table.to_csv(index=False))
+        text = table.select_dtypes(exclude="number").columns
+        safe = table.copy()
+        safe[text] = safe[text].map(spreadsheet_safe)  # a spreadsheet must not run a label
+        _atomic_write(path, safe.to_csv(index=False))
         return path
 
 

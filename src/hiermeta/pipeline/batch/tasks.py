@@ -610,7 +610,7 @@ def _read_folder(
     found: dict[str, list[str]] = {}
     for path in files:
         try:
-            frame = read_csv_checked(path)
+            frame = read_csv_checked(path, text_columns=[columns.get("study")])
             options = _columns(frame.columns, path.name, **_column_defaults(columns))
             data, caught = _convert(frame, options)
         except InputError as err:
@@ -644,5 +644,5 @@ def read_tasks(
         return _read_folder(path, "*.csv", columns)
     from hiermeta.pipeline.spec import read_csv_checked
 
-    frame = read_csv_checked(path)
+    frame = read_csv_checked(path, text_columns=[analysis, columns.get("study")])
     return _split(frame, analysis, path.name, **_column_defaults(columns))

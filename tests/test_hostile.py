@@ -1,0 +1,329 @@
+"""Hostile input and interruptions (issue 18): each test reproduces one failure of the
+adversarial pass — it fails on the code before the fix — and checks the clear behaviour now."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import hiermeta as hm
+from conftest import make_iid_sampler
+from hiermeta.cli import main
+
+ROOT = Path(__file__).parents[1]
+#: Ctrl-C must stop sampling within this many seconds (the samplers check for signals between
+#: leapfrog steps; seconds leave room for a loaded CI machine).
+STOP_WITHIN_S = 20.0
+
+
+# ---------------------------------------------------------------------------- 1. interrupts
+def test_a_truncated_sampling_run_is_never_a_result() -> None:
+    """nutpie and PyMC catch Ctrl-C and return the draws made so far: that is an interruption."""
+    _, full = make_iid_sampler()
+
+    def interrupted(entry, draws, tune, chains, target_accept, seed, progressbar):  # type: ignore[no-untyped-def]
+        return full(entry, draws // 4, tune, chains, target_accept, seed, progressbar)
+
+    with pytest.raises(KeyboardInterrupt, match="sampling was interrupted: 4 chain"):
+        hm.bayesian(hm.load_effects("bcg"), engine="nuts", random_seed=1, sampler=interrupted)
+
+
+def _interrupt(command: list[str], after: float, cwd: Path) -> tuple[int, float, str]:
+    """Run ``command``, wait for "START" on its stdout, send SIGINT ``after`` s later; return
+    (exit code, seconds to stop, stderr)."""
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("START"):
+            break
+    time.sleep(after)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        return -9, float("inf"), ""
+    return process.returncode, time.monotonic() - sent, err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampler", ["auto", "pymc"])
+def test_ctrl_c_stops_a_nuts_fit_with_a_keyboard_interrupt(sampler: str, tmp_path: Path) -> None:
+    script = tmp_path / "child.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import hiermeta as hm
+            data = hm.load_effects("bcg")
+            hm.bayesian(data, engine="nuts", draws=50, tune=50, chains=2, sampler={sampler!r},
+                        random_seed=1, progressbar=False, remedies=False)
+            print("START", flush=True)
+            try:
+                hm.bayesian(data, engine="nuts", draws=2_000_000, tune=100, chains=2,
+                            sampler={sampler!r}, random_seed=1, progressbar=False)
+                print("RETURNED A RESULT")
+            except KeyboardInterrupt as err:
+                print("INTERRUPTED", err)
+                raise SystemExit(7)
+            """
+        )
+    )
+    code, seconds, err = _interrupt([sys.executable, str(script)], 2.0, tmp_path)
+    assert code == 7 and seconds < STOP_WITHIN_S, err[-2000:]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_nuts_batch_with_exit_130_and_keeps_the_folder(tmp_path: Path) -> None:
+    effects = hm.load_effects("bcg").to_frame()[["study", "y", "se"]]
+    table = pd.concat([effects.assign(analysis="a1"), effects.assign(analysis="a2")])
+    table.to_csv(tmp_path / "tasks.csv", index=False)
+    wrapper = tmp_path / "run.py"
+    wrapper.write_text(
+        "import sys\nfrom hiermeta.cli import main\nprint('START', flush=True)\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    command = [sys.executable, str(wrapper), "batch", "tasks.csv", "--out", "folder"]
+    command += ["--engine", "nuts", "--draws", "2000000", "--tune", "100", "--chains", "2"]
+    command += ["--no-progress"]
+    code, seconds, err = _interrupt(command, 8.0, tmp_path)
+    assert code == 130 and seconds < STOP_WITHIN_S, err
+    assert "run the same command again to resume" in err
+    rows = (tmp_path / "folder" / "rows.jsonl").read_text()
+    assert rows == ""  # the interrupted fit is not recorded (the first task never finished)
+
+
+# ---------------------------------------------------------------------------- 2. identifiers
+def test_identifiers_are_text_exactly_as_written(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "study,hr,lo,hi\n001,0.8,0.6,1.1\n1.0,0.7,0.5,1.0\n1,0.9,0.7,1.2\nNA,0.6,0.4,0.9\n"
+    )
+    frame = hm.read_csv(labels)
+    data = hm.from_ratio_ci(frame, "hr", "lo", "hi", study="study")
+    assert data.study == ("001", "1.0", "1", "NA")
+    ids = tmp_path / "ids.csv"
+    ids.write_text(
+        "analysis,study,y,se\n007,A,-0.2,0.1\n007,B,-0.1,0.2\n7,A,0.1,0.1\n7,B,0.3,0.2\n"
+        "NA,A,0.0,0.1\nNA,B,0.1,0.2\n"
+    )
+    result = hm.batch(ids, progress=False).table
+    assert sorted(result["analysis"]) == ["007", "7", "NA"] and (result["status"] == "ok").all()
+
+
+def test_a_row_with_an_extra_field_is_an_error_naming_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text("study,hr,lo,hi\nSmith, Jones 2001,0.7,0.5,0.9\nB,0.8,0.6,1.0\n")
+    with pytest.raises(
+        hm.InputError, match=r"ragged.csv: line 2 has 5 fields but the header has 4"
+    ):
+        hm.read_csv(path)
+
+
+# ---------------------------------------------------------------------------- 3. unstorable labels
+def test_a_nul_character_in_a_label_is_refused_naming_the_study() -> None:
+    frame = pd.DataFrame({"study": ["A\x00B", "C"], "y": [0.1, 0.2], "se": [0.1, 0.2]})
+    with pytest.raises(hm.InputError, match=r"study 'A\\x00B': a label may not contain a NUL"):
+        hm.from_log_se(frame, "y", "se", study="study")
+
+
+# ---------------------------------------------------------------------------- 4. output folders
+def test_two_specs_with_one_name_get_two_folders(tmp_path: Path) -> None:
+    for folder, title in (("a", "first"), ("b", "second")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.toml").write_text(
+            f'title = "{title}"\n[data]\ndataset = "bcg"\n[engines]\nfrequentist = ["REML"]\n'
+        )
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "run",
+                str(tmp_path / "a" / "x.toml"),
+                str(tmp_path / "b" / "x.toml"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert "first" in (out / "a-x" / "report.md").read_text()
+    assert "second" in (out / "b-x" / "report.md").read_text()
+
+
+# ---------------------------------------------------------------------------- 5. settings
+def test_thresholds_that_print_alike_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(hm.InputError, match=r"0\.8 and 0\.8000001 print alike"):
+        hm.batch(hm.load_effects("bcg"), thresholds=[0.8, 0.8000001], progress=False)
+    spec = tmp_path / "s.toml"
+    spec.write_text('[data]\ndataset = "bcg"\n[report]\nthresholds = [1.0, 0.8, 0.8000001]\n')
+    with pytest.raises(hm.SpecError, match=r"s.toml: \[report\] thresholds 0.8 and 0.8000001"):
+        hm.load_spec(spec)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("[data]\ncsv = 123\n", r"\[data\] csv must be text"),
+        (
+            '[data]\ndataset = "bcg"\n[report]\nthresholds = "1"\n',
+            r"thresholds must be a list of numbers",
+        ),
+        (
+            '[data]\ndataset = "bcg"\n[engines]\nbayesian = [1]\n',
+            r"bayesian must be a list of text",
+        ),
+    ],
+)
+def test_spec_values_of_the_wrong_type_are_named(tmp_path: Path, line: str, message: str) -> None:
+    spec = tmp_path / "t.toml"
+    spec.write_text(line)
+    with pytest.raises(hm.SpecError, match=message):
+        hm.load_spec(spec)
+
+
+def test_a_single_engine_name_is_a_list_of_one_not_of_characters(tmp_path: Path) -> None:
+    spec = tmp_path / "t.toml"
+    spec.write_text('[data]\ndataset = "bcg"\n[engines]\nbayesian = "exact"\n')
+    assert hm.load_spec(spec).engines["bayesian"] == ["exact"]
+
+
+def test_batch_checks_the_ci_level_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = hm.load_effects("bcg").to_frame()[["study", "y", "se"]].assign(analysis="a")
+    table.to_csv(tmp_path / "t.csv", index=False)
+    out = tmp_path / "out"
+    code = main(
+        ["batch", str(tmp_path / "t.csv"), "--out", str(out), "--ci-level", "95", "--no-progress"]
+    )
+    assert code == 2 and not out.exists()
+    assert "--ci-level must lie in (0, 1); got 95" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- 6. every sink escaped
+def test_results_csv_never_holds_a_spreadsheet_formula(tmp_path: Path) -> None:
+    effects = hm.load_effects("bcg").to_frame()[["study", "y", "se"]]
+    table = effects.assign(analysis='=HYPERLINK("http://evil","x")')
+    result = hm.batch(table, out=tmp_path / "folder", progress=False)
+    text = (tmp_path / "folder" / "results.csv").read_text()
+    assert "'=HYPERLINK(" in text and '\n"=HYPERLINK' not in text and not text.startswith("=")
+    assert result.table["task_id"].iloc[0].startswith("=")  # the table itself is unchanged
+
+
+def test_terminal_escape_sequences_from_the_data_are_shown_not_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = pd.DataFrame(
+        {"analysis": "\x1b[31mRED", "study": ["A", "A"], "y": [0.1, 0.2], "se": [0.1, 0.2]}
+    )
+    table.to_csv(tmp_path / "t.csv", index=False)
+    main(["batch", str(tmp_path / "t.csv"), "--out", str(tmp_path / "o"), "--no-progress"])
+    captured = capsys.readouterr()
+    assert "\x1b" not in captured.err + captured.out and "\\x1b[31mRED" in captured.err
+
+
+def test_a_label_with_dollar_signs_is_drawn_as_written(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    frame = pd.DataFrame(
+        {
+            "study": ["Smith $x^$ 2019", "Jones $\\frac$ 2020", "C"],
+            "y": [-0.2, -0.1, 0.1],
+            "se": [0.1, 0.2, 0.15],
+        }
+    )
+    fit = hm.bayesian(hm.from_log_se(frame, "y", "se", study="study"))
+    from hiermeta.results import plots
+
+    ax = plots.forest(fit)
+    ax.figure.savefig(tmp_path / "forest.png")  # mathtext would raise here
+    assert any("Smith $x^$ 2019" in t.get_text() for t in ax.get_yticklabels())
+
+
+# ---------------------------------------------------------------------------- 7. files and values
+def test_out_naming_a_file_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "afile").write_text("x")
+    csv = tmp_path / "ok.csv"
+    csv.write_text("study,hr,lo,hi\nA,0.8,0.6,1.1\nB,0.7,0.5,1.0\nC,0.9,0.7,1.2\n")
+    code = main(
+        [
+            "fit",
+            str(csv),
+            "--estimate",
+            "hr",
+            "--lower",
+            "lo",
+            "--upper",
+            "hi",
+            "--out",
+            str(tmp_path / "afile"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "afile" in err and "Traceback" not in err
+
+
+def test_a_damaged_rows_file_keeps_every_good_row(tmp_path: Path) -> None:
+    effects = hm.load_effects("bcg").to_frame()[["study", "y", "se"]]
+    table = pd.concat([effects.assign(analysis=a) for a in ("a1", "a2", "a3")])
+    folder = tmp_path / "folder"
+    hm.batch(table, out=folder, progress=False)
+    rows = (folder / "rows.jsonl").read_bytes().splitlines(keepends=True)
+    damaged = rows[0] + b"null\n" + b"[]\n" + b'{"status": "ok"}\n' + b"\xff\xfe{}\n" + rows[2]
+    (folder / "rows.jsonl").write_bytes(damaged)  # a2's row is gone: it must run again
+    with pytest.warns(hm.HiermetaWarning, match=r"line\(s\) \[2, 3, 4, 5\] are damaged"):
+        again = hm.batch(table, out=folder, progress=False)
+    assert again.ran == 1 and again.resumed == 2 and (again.table["status"] == "ok").all()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: hm.priors.Normal(0, 1e300), "prior sd 1e\\+300 is too large"),
+        (
+            lambda: hm.from_log_se(
+                pd.DataFrame({"study": ["a", "b"], "y": [0.1, 0.2], "se": [1e200, 1e200]}),
+                "y",
+                "se",
+                study="study",
+            ),
+            "study 'a': standard error 1e\\+200 is too large to be real",
+        ),
+        (
+            lambda: hm.from_ratio_ci(
+                pd.DataFrame(
+                    {
+                        "study": ["a", "b"],
+                        "hr": [1e300, 0.5],
+                        "lo": [1e299, 0.3],
+                        "hi": [1e301, 0.9],
+                    }
+                ),
+                "hr",
+                "lo",
+                "hi",
+                study="study",
+            ),
+            "study 'a': HR 1e\\+300 \\(log 690.776\\) is not a plausible ratio",
+        ),
+    ],
+)
+def test_absurd_numbers_are_input_errors(make: object, message: str) -> None:
+    with pytest.raises(hm.InputError, match=message):
+        make()  # type: ignore[operator]
