@@ -11,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -327,3 +328,21 @@ def test_a_damaged_rows_file_keeps_every_good_row(tmp_path: Path) -> None:
 def test_absurd_numbers_are_input_errors(make: object, message: str) -> None:
     with pytest.raises(hm.InputError, match=message):
         make()  # type: ignore[operator]
+
+
+# ---------------------------------------------------------------------------- 6. large k
+def test_the_forest_plot_of_thousands_of_studies_has_a_bounded_size() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from hiermeta.results import plots
+
+    rng = np.random.default_rng(1)
+    k = plots.FOREST_MAX_STUDIES + 250
+    se = rng.uniform(0.05, 0.5, k)
+    frame = pd.DataFrame(
+        {"study": [f"S{i}" for i in range(k)], "y": rng.normal(-0.2, 0.2, k), "se": se}
+    )
+    ax = plots.forest(hm.bayesian(hm.from_log_se(frame, "y", "se", study="study")))
+    assert tuple(ax.figure.get_size_inches()) == (10.5, 6.5)
+    assert f"{k} studies, sorted by estimate" in ax.get_xlabel()

@@ -189,6 +189,58 @@ def _short(label: str, width: int = 42) -> str:
     return label if len(label) <= width else label[: width - 1] + "…"
 
 
+#: Beyond this many studies the forest plot becomes a caterpillar plot of bounded size (studies
+#: sorted by estimate, no labels; the report's Studies table lists them): a labelled row per
+#: study would make an image tens of thousands of pixels tall.
+FOREST_MAX_STUDIES = 150
+
+
+def _caterpillar(result: MetaResult, pooled: pd.DataFrame, level: float, ax: Axes | None) -> Axes:
+    """Every study's estimate and CI, sorted, in a figure of fixed size, with the pooled
+    estimate and its prediction interval as bands."""
+    rows = forest_rows(result, None, level).sort_values("y").reset_index(drop=True)
+    ax = _new_axes(ax, (10.5, 6.5))
+    to_ratio = result.data.to_natural
+    x = np.arange(len(rows))
+    ax.vlines(
+        x,
+        to_ratio(rows["y_low"].to_numpy()),
+        to_ratio(rows["y_high"].to_numpy()),
+        color="#999999",
+        lw=0.4,
+    )
+    ax.plot(x, to_ratio(rows["y"].to_numpy()), ".", color=OBSERVED, ms=1.5)
+    first = pooled.iloc[0]
+    if np.isfinite(first.pi_low):
+        ax.axhspan(
+            *to_ratio([first.pi_low, first.pi_high]),
+            color=PREDICT,
+            alpha=0.15,
+            label="prediction interval",
+        )
+    ax.axhspan(
+        *to_ratio([first.low, first.high]),
+        color=POOLED,
+        alpha=0.35,
+        label=f"pooled ({level:.0%} interval)",
+    )
+    ax.axhline(float(to_ratio([first.est])[0]), color=POOLED, lw=1)
+    null = result.data.measure_info.null  # already on the reporting scale
+    if null is not None:
+        ax.axhline(null, color="#888888", ls="--", lw=0.8)
+    if result.data.is_ratio:
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(f"{result.data.k} studies, sorted by estimate (labels: the Studies table)")
+    ax.set_ylabel(result.data.natural_label)
+    ax.set_title(f"{result.label}: estimate and {level:.0%} CI of each study", fontsize=10)
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    return ax
+
+
 @_plain_text
 def forest(
     result: MetaResult,
@@ -210,6 +262,8 @@ def forest(
     right: estimate [interval] and weight.
     """
     pooled = pooled_rows(result, by, level)  # checks ``by`` first
+    if result.data.k > FOREST_MAX_STUDIES:
+        return _caterpillar(result, pooled, level, ax)
     rows = forest_rows(result, by, level)
     weights = result.study_weights()
     other = pooled_rows(comparator, by, level) if comparator is not None else None
