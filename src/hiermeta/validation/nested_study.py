@@ -209,7 +209,13 @@ def _page(
         "the next — rarely contain the true effect for exactly 2 or 3 organs.",
         "",
     ]
+    if nuts is not None:
+        lines += [WITHHELD_READING, ""]
     return "\n".join(lines)
+
+
+#: The reading of the withheld-compositions study (its table gives the numbers).
+WITHHELD_READING = "With the compositions withheld the model leans on their prior: its intervals are wider, and small biases appear where the prior dominates (≥ 4 organs, which only the 'all' populations inform, is pulled towards the prior mean); its coverage stays within two Monte-Carlo SEs of 95%, while the naive reading misses 2 and 3 organs as before."
 
 
 def main() -> None:
