@@ -308,3 +308,10 @@ def test_the_simulation_study_runs_and_shows_the_naive_error() -> None:
     assert list(table.index) == ["1", "2", "3", "≥4"]
     # the naive '≤ 3' estimate sits near the 1-organ effect, far below the 3-organ truth
     assert table.loc["3", "naive bias (log HR)"] < -0.2
+
+
+def test_strata_no_population_isolates_are_named() -> None:
+    table = nested_table()
+    only = table[table["population"].isin(["1", "all"])]
+    assert hm.read_nested(only, y="y", se="se").separately_informed() == ["1"]
+    assert hm.read_nested(table, y="y", se="se").separately_informed() == ["1", "2", "3", "≥4"]

@@ -131,6 +131,22 @@ class NestedData:
         """True for the rows whose composition is reported (or implied: a single stratum)."""
         return ~np.isnan(self.composition).any(axis=1)
 
+    def separately_informed(self) -> list[str]:
+        """Strata whose effect the data inform on their own: a population of that stratum
+        alone, or two reported populations (any cohorts) that differ by that stratum only.
+        The others are informed only through mixed populations and the composition prior."""
+        patterns = {tuple(bool(b) for b in m) for m in self.members} | {(False,) * len(self.strata)}
+        out = []
+        for s, name in enumerate(self.strata):
+            for pattern in patterns:
+                if pattern[s]:
+                    continue
+                bigger = tuple(b or i == s for i, b in enumerate(pattern))
+                if bigger in patterns:
+                    out.append(name)
+                    break
+        return out
+
     def prior_mean_composition(self) -> np.ndarray:
         """Compositions with the unreported ones at their prior mean (typical, restricted)."""
         out = self.composition.copy()

@@ -394,12 +394,23 @@ def _nested_section(analysis: Any, figures: dict[str, str]) -> list[Block]:
         )
         for name, row in contrasts.iterrows()
     )
+    informed = fit.data.separately_informed()
+    alone = [s for s in fit.data.strata if s not in informed]
+    caveat = (
+        f" No reported population isolates {', '.join(alone)} organs: "
+        + ("that stratum is" if len(alone) == 1 else "those strata are")
+        + " informed only through mixed populations and the composition prior, and "
+        "the width of the intervals shows how little the data say there."
+        if alone
+        else ""
+    )
     out = [
         Block("h2", "Benefit by number of metastatic organs"),
         Block(
             "p",
             "Does the benefit depend on the number of metastatic organs? Per stratum, from the "
-            f"nested-population model ({fit.engine} engine): {fit.describe(level)} {answer}.",
+            f"nested-population model ({fit.engine} engine): {fit.describe(level)} {answer}."
+            + caveat,
         ),
         Block(
             "image",
@@ -445,8 +456,9 @@ def _nested_section(analysis: Any, figures: dict[str, str]) -> list[Block]:
             "table",
             fit.naive(level),
             "For comparison only — the naive analysis: each reported population a subgroup "
-            "(REML), as if the populations did not overlap. Its '≤ 2' and '≤ 3' HRs describe "
-            "mixed populations dominated by single-organ patients, not 2 or 3 organs.",
+            "(REML), as if the populations did not overlap. A population of several strata "
+            "(e.g. '≤ 3') describes a mix dominated by single-organ patients, not its largest "
+            "stratum.",
         )
     )
     return out
