@@ -141,6 +141,7 @@ def test_a_nul_character_in_a_label_is_refused_naming_the_study() -> None:
 
 
 # ---------------------------------------------------------------------------- 4. output folders
+@pytest.mark.slow  # writes two reports
 def test_two_specs_with_one_name_get_two_folders(tmp_path: Path) -> None:
     for folder, title in (("a", "first"), ("b", "second")):
         (tmp_path / folder).mkdir()
@@ -346,3 +347,17 @@ def test_the_forest_plot_of_thousands_of_studies_has_a_bounded_size() -> None:
     ax = plots.forest(hm.bayesian(hm.from_log_se(frame, "y", "se", study="study")))
     assert tuple(ax.figure.get_size_inches()) == (10.5, 6.5)
     assert f"{k} studies, sorted by estimate" in ax.get_xlabel()
+
+
+@pytest.mark.slow  # writes two reports
+def test_a_report_in_an_earlier_reports_folder_holds_only_its_own_files(tmp_path: Path) -> None:
+    first, second = tmp_path / "first.toml", tmp_path / "second.toml"
+    first.write_text('[data]\ndataset = "bcg"\n[engines]\nfrequentist = ["REML"]\n[sensitivity]\n')
+    second.write_text('[data]\ndataset = "bcg"\n[engines]\nfrequentist = ["REML"]\n')
+    out = tmp_path / "out"
+    assert main(["run", str(first), "--out", str(out)]) == 0
+    assert (out / "sensitivity.png").exists()
+    (out / "my notes.txt").write_text("mine")
+    assert main(["run", str(second), "--out", str(out)]) == 0
+    assert not (out / "sensitivity.png").exists()  # the earlier report's figure is gone
+    assert (out / "my notes.txt").read_text() == "mine"  # files hiermeta did not write stay

@@ -141,6 +141,20 @@ def _robustness_drawings(analysis: Any, plots: Any) -> dict[str, Any]:
     return out
 
 
+#: Every file a report may hold: a report written into the folder of an earlier one removes
+#: those it does not write itself (other files in the folder are never touched).
+REPORT_FILES = frozenset(
+    {"report.md", "report.html", "summary.json", "posterior.nc"}
+    | {
+        f"{name}.png"
+        for name in (
+            "forest", "posterior", "tau", "bubble", "sensitivity", "leave_one_out", "baujat",
+            "gosh", "cumulative", "trajectory", "nested",
+        )
+    }
+)  # fmt: skip
+
+
 def write_report(analysis: Any, out: str | Path, index_link: str = "") -> Path:
     """Write every report file into ``out`` (created if needed); returns the folder.
 
@@ -165,8 +179,11 @@ def write_report(analysis: Any, out: str | Path, index_link: str = "") -> Path:
         )
         analysis.primary.idata.to_netcdf(tmp / "posterior.nc", engine="h5netcdf")
         out.mkdir(parents=True, exist_ok=True)
+        written = {item.name for item in tmp.iterdir()}
         for item in sorted(tmp.iterdir()):
             os.replace(item, out / item.name)
+        for name in REPORT_FILES - written:  # an earlier report's files that this one lacks
+            (out / name).unlink(missing_ok=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
