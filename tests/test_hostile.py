@@ -361,3 +361,82 @@ def test_a_report_in_an_earlier_reports_folder_holds_only_its_own_files(tmp_path
     assert main(["run", str(second), "--out", str(out)]) == 0
     assert not (out / "sensitivity.png").exists()  # the earlier report's figure is gone
     assert (out / "my notes.txt").read_text() == "mine"  # files hiermeta did not write stay
+
+
+# ---------------------------------------------------------------------------- 7. fuzzing
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from hiermeta.pipeline.spec import _SCHEMA, spec_from_dict  # noqa: E402
+
+HOSTILE_TEXT = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "<script>alert(1)</script>",
+            "=HYPERLINK(1)",
+            "\x1b[31m",
+            "$x^$",
+            "a|b",
+            "\x00",
+            "💥",
+            "NA",
+        ]
+    ),
+)
+VALUE = st.one_of(
+    HOSTILE_TEXT,
+    st.integers(-5, 5),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.lists(st.one_of(HOSTILE_TEXT, st.floats(), st.integers()), max_size=3),
+    st.dictionaries(HOSTILE_TEXT, st.integers(), max_size=2),
+)
+
+
+@st.composite
+def specs(draw: st.DrawFn) -> dict:
+    raw: dict = {"data": {"dataset": "bcg"}}
+    for _ in range(draw(st.integers(1, 4))):
+        section = draw(st.sampled_from(sorted(s for s in _SCHEMA if s and "." not in s)))
+        key = draw(st.sampled_from(sorted(_SCHEMA[section])))
+        raw.setdefault(section, {})[key] = draw(VALUE)
+    return raw
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs())
+def test_hostile_spec_values_give_spec_errors_or_a_spec(raw: dict) -> None:
+    """Reading (not running) a spec with values of any type: a Spec or a SpecError/InputError."""
+    try:
+        spec = spec_from_dict(raw, Path("fuzz.toml"))
+    except hm.InputError:
+        return
+    assert spec.engines["bayesian"] and all(isinstance(e, str) for e in spec.engines["bayesian"])
+
+
+@pytest.mark.slow  # writes reports
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(labels=st.lists(HOSTILE_TEXT, min_size=3, max_size=3, unique=True))
+def test_hostile_labels_never_reach_a_sink_raw(
+    labels: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Labels with HTML, Markdown, formulas, escape sequences or mathtext: a report whose
+    files hold none of them raw, or an InputError naming the label."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    frame = pd.DataFrame({"study": labels, "y": [-0.3, -0.1, 0.2], "se": [0.1, 0.2, 0.15]})
+    frame.to_csv(folder / "t.csv", index=False)
+    out = folder / "out"
+    code = main(["fit", str(folder / "t.csv"), "--y", "y", "--se", "se", "--out", str(out)])
+    assert code in (0, 2)
+    if code == 2:
+        assert not out.exists()
+        return
+    html = (out / "report.html").read_text(encoding="utf-8")
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "<script>" not in html and "<script>" not in markdown
+    assert "\x1b" not in html + markdown

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -906,6 +907,11 @@ def from_spec(spec: dict[str, Any] | str, kind: str = "tau") -> TauPrior | MuPri
             return families[key](*args)
         except TypeError:
             raise InputError(f"{kind} prior {spec!r}: wrong number of parameters") from None
+    if not isinstance(spec, Mapping):
+        raise InputError(
+            f"{kind} prior {spec!r}: give a table such as {{ family = \"halfnormal\", scale = 0.5 }} "
+            "or text such as 'halfnormal(0.5)'"
+        )
     spec = dict(spec)
     family = str(spec.pop("family", "")).lower()
     if family not in families:
