@@ -440,3 +440,23 @@ def test_hostile_labels_never_reach_a_sink_raw(
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert "<script>" not in html and "<script>" not in markdown
     assert "\x1b" not in html + markdown
+
+
+def test_the_stored_posterior_of_thousands_of_studies_has_no_per_study_draws() -> None:
+    from hiermeta.pipeline.report.sections import POSTERIOR_MAX_STUDIES
+    from hiermeta.pipeline.report.writer import stored_posterior
+
+    rng = np.random.default_rng(2)
+    k = POSTERIOR_MAX_STUDIES + 1
+    frame = pd.DataFrame(
+        {
+            "study": [f"S{i}" for i in range(k)],
+            "y": rng.normal(0, 0.2, k),
+            "se": rng.uniform(0.1, 0.4, k),
+        }
+    )
+    idata = hm.bayesian(hm.from_log_se(frame, "y", "se", study="study")).idata
+    stored = stored_posterior(idata, k)
+    assert "theta" in idata.posterior and "theta" not in stored.posterior
+    assert {"mu", "tau"} <= set(stored.posterior.data_vars)
+    assert stored_posterior(idata, POSTERIOR_MAX_STUDIES) is idata

@@ -909,7 +909,7 @@ def from_spec(spec: dict[str, Any] | str, kind: str = "tau") -> TauPrior | MuPri
             raise InputError(f"{kind} prior {spec!r}: wrong number of parameters") from None
     if not isinstance(spec, Mapping):
         raise InputError(
-            f"{kind} prior {spec!r}: give a table such as {{ family = \"halfnormal\", scale = 0.5 }} "
+            f'{kind} prior {spec!r}: give a table such as {{ family = "halfnormal", scale = 0.5 }} '
             "or text such as 'halfnormal(0.5)'"
         )
     spec = dict(spec)

@@ -27,6 +27,11 @@ from hiermeta.results.intervals import PI_KIND_TEXT, format_probability, probabi
 
 __all__ = ["benefit", "blocks", "display_name", "methods", "statements", "thresholds"]
 
+#: Above this many studies posterior.nc keeps no per-study draws (study effects, pointwise
+#: log-likelihood, replicated data): 4,000 draws × 2,000 studies would be 64 MB. The summaries
+#: of every study are in the report and summary.json; the API gives the draws.
+POSTERIOR_MAX_STUDIES = 150
+
 
 # ------------------------------------------------------------------------------ settings
 def thresholds(analysis: Any) -> tuple[float, ...]:
@@ -146,6 +151,12 @@ def methods(analysis: Any) -> list[str]:
         lines += fit.methods()
     if analysis.nested is not None:
         lines += analysis.nested.methods()
+    if data.k > POSTERIOR_MAX_STUDIES:
+        lines.append(
+            f"posterior.nc holds no per-study draws above {POSTERIOR_MAX_STUDIES} studies (here "
+            f"{data.k}): study effects are summarised in this report and summary.json; "
+            "hm.bayesian gives their draws."
+        )
     kinds = sorted({p.kind for f in analysis.fits if (p := f.prediction()) is not None})
     lines.append(
         "Prediction intervals (the true effect in a new study's setting): "

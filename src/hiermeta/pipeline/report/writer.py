@@ -155,6 +155,23 @@ REPORT_FILES = frozenset(
 )  # fmt: skip
 
 
+def stored_posterior(idata: Any, k: int) -> Any:
+    """The DataTree written to posterior.nc: everything, or without per-study draws above
+    :data:`~hiermeta.pipeline.report.sections.POSTERIOR_MAX_STUDIES` studies (its size then grows with k only through the data)."""
+    if k <= sections.POSTERIOR_MAX_STUDIES:
+        return idata
+
+    def drop(dataset: Any) -> Any:
+        per_study = [
+            name
+            for name, var in dataset.data_vars.items()
+            if "study" in var.dims and "draw" in var.dims
+        ]
+        return dataset.drop_vars(per_study)
+
+    return idata.map_over_datasets(drop)
+
+
 def write_report(analysis: Any, out: str | Path, index_link: str = "") -> Path:
     """Write every report file into ``out`` (created if needed); returns the folder.
 
@@ -177,7 +194,9 @@ def write_report(analysis: Any, out: str | Path, index_link: str = "") -> Path:
         (tmp / "summary.json").write_text(
             json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
-        analysis.primary.idata.to_netcdf(tmp / "posterior.nc", engine="h5netcdf")
+        stored_posterior(analysis.primary.idata, analysis.data.k).to_netcdf(
+            tmp / "posterior.nc", engine="h5netcdf"
+        )
         out.mkdir(parents=True, exist_ok=True)
         written = {item.name for item in tmp.iterdir()}
         for item in sorted(tmp.iterdir()):
