@@ -460,3 +460,13 @@ def test_the_stored_posterior_of_thousands_of_studies_has_no_per_study_draws() -
     assert "theta" in idata.posterior and "theta" not in stored.posterior
     assert {"mu", "tau"} <= set(stored.posterior.data_vars)
     assert stored_posterior(idata, POSTERIOR_MAX_STUDIES) is idata
+
+
+def test_every_file_of_a_batch_folder_has_one_mode(tmp_path: Path) -> None:
+    hm.batch(hm.load_effects("bcg"), out=tmp_path / "folder", progress=False)
+    modes = {
+        p.name: p.stat().st_mode & 0o777
+        for p in (tmp_path / "folder").iterdir()
+        if p.name != ".lock"
+    }
+    assert len(set(modes.values())) == 1, modes

@@ -257,12 +257,20 @@ class BatchStore:
         return path
 
 
+def _file_mode() -> int:
+    """The mode ``open`` gives a new file under the process's umask (as rows.jsonl has)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def _temporary(path: Path) -> Iterator[Path]:
     """A temporary file next to ``path``, renamed to it on success and removed on failure."""
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
+    os.chmod(tmp, _file_mode())  # mkstemp makes 0600; every file of the folder gets one mode
     try:
         yield tmp
         os.replace(tmp, path)
