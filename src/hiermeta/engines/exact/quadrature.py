@@ -354,6 +354,9 @@ _X_TOL = 1e-14
 #: evaluating the mixture again: convergence is cubic, so the error after it is ~(1e-4)³ sd =
 #: 1e-12 sd (the tests check quantiles against brute-force integration to 1e-9).
 _STEP_TOL = 1e-4
+#: … and only once the CDF is this close: far in a tail (or between the modes of a mixture with
+#: several) a Halley step is short whatever the distance to the root.
+_STEP_F_TOL = 1e-5
 _SQRT_2PI = float(np.sqrt(2 * np.pi))
 
 
@@ -381,6 +384,7 @@ def mixture_quantiles(
     dens_w = (weight * inv_sd / _SQRT_2PI)[:, :, None]
     slope_w = -(dens_w * inv_sd[:, :, None])
     done = np.zeros((n, q), dtype=bool)
+    last_step = b - a  # rtsafe's safeguard: a step not half the last one is a bisection
     active: slice | np.ndarray = slice(None)
     for _ in range(100):
         xa = x[active]
@@ -393,16 +397,26 @@ def mixture_quantiles(
         hi = np.where(f > 0, xa, b[active])
         a[active], b[active] = lo, hi
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            step = f / dens
-            step = step / (1.0 - 0.5 * step * slope / dens)  # Halley's correction
+            newton = f / dens
+            correction = 1.0 - 0.5 * newton * slope / dens
+            # Halley's step near the root; far from it (a correction outside [1/2, 2]) Newton's
+            step = np.where((correction >= 0.5) & (correction <= 2.0), newton / correction, newton)
         new = xa - step
-        inside = np.isfinite(new) & (new >= lo) & (new <= hi)
+        # where the density underflows Newton's step is infinite (Halley's may even read 0)
+        inside = np.isfinite(newton) & np.isfinite(new) & (new >= lo) & (new <= hi)
+        # far in a tail or between the modes of a mixture, Halley creeps: bisect instead
+        inside &= np.abs(step) <= 0.5 * np.abs(last_step[active])
         new = np.where(inside, new, (lo + hi) / 2)
+        last_step[active] = np.where(inside, step, (hi - lo) / 2)
         small_f = np.abs(f) < _CDF_TOL
         finished = (
             small_f
             | (hi - lo < _X_TOL * np.maximum(1.0, np.abs(xa)))
-            | (inside & (np.abs(step) < _STEP_TOL * spread[active][:, None]))
+            | (
+                inside
+                & (np.abs(f) < _STEP_F_TOL)
+                & (np.abs(step) < _STEP_TOL * spread[active][:, None])
+            )
         )
         x[active] = np.where(small_f, xa, new)
         done[active] |= finished
