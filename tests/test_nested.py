@@ -315,3 +315,45 @@ def test_strata_no_population_isolates_are_named() -> None:
     only = table[table["population"].isin(["1", "all"])]
     assert hm.read_nested(only, y="y", se="se").separately_informed() == ["1"]
     assert hm.read_nested(table, y="y", se="se").separately_informed() == ["1", "2", "3", "≥4"]
+
+
+def test_two_populations_of_one_cohort_with_the_same_strata_are_refused() -> None:
+    table = nested_table()
+    table.loc[3, "population"] = "1-4"  # the same strata as "all" of cohort C0… plus "all"
+    table = pd.concat([table, table.iloc[[3]].assign(population="all")], ignore_index=True)
+    with pytest.raises(
+        hm.InputError, match="cohort 'C0': populations '1-4' and 'all' are the same"
+    ):
+        hm.read_nested(table, y="y", se="se")
+
+
+@pytest.mark.parametrize(
+    ("nested", "message"),
+    [
+        ({}, r"\[nested\] needs 'dataset', 'csv' or a \[nested.simulation\]"),
+        ({"csv": "x.csv", "trend": "false"}, r"\[nested\] trend must be true or false"),
+        (
+            {"csv": "x.csv", "concentration": "ten"},
+            r"\[nested\] concentration must be a finite number",
+        ),
+        (
+            {"simulation": {"random_seed": "a"}},
+            r"\[nested.simulation\] random_seed must be a number",
+        ),
+    ],
+)
+def test_nested_spec_values_are_checked_when_read(nested: dict, message: str) -> None:
+    from pathlib import Path
+
+    from hiermeta.pipeline.spec import spec_from_dict
+
+    with pytest.raises(hm.SpecError, match=message):
+        spec_from_dict({"nested": nested}, Path("n.toml"))
+
+
+def test_thresholds_of_the_stratum_table_are_checked() -> None:
+    fit = hm.nested_subgroups(
+        hm.read_nested(nested_table(), y="y", se="se", shares=SHARES), engine="exact"
+    )
+    with pytest.raises(hm.InputError, match="must be positive"):
+        fit.strata(thresholds=(1.0, 0.0))

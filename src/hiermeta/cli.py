@@ -7,8 +7,8 @@ traceback, and nothing written to the output folder.
 from __future__ import annotations
 
 import argparse
-import io
 import json
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -238,7 +238,7 @@ def _run_batch(args: argparse.Namespace) -> int:
                 progress=not args.no_progress,
             )
         except KeyboardInterrupt:
-            print(
+            _say(
                 f"hiermeta: interrupted; finished tasks are saved in {out}/ — run the same "
                 "command again to resume",
                 file=sys.stderr,
@@ -246,14 +246,14 @@ def _run_batch(args: argparse.Namespace) -> int:
             return 130
     for record in caught:
         if issubclass(record.category, HiermetaWarning):
-            print(f"hiermeta: warning: {record.message}", file=sys.stderr)
+            _say(f"hiermeta: warning: {record.message}", file=sys.stderr)
     table = result.table
     failed = int((table["status"] == "failed").sum())
-    print(
+    _say(
         f"{len(table)} tasks: {len(table) - failed} fitted, {failed} failed "
         f"({result.ran} run now, {result.resumed} already done) in {result.seconds:.1f} s"
     )
-    print(f"results: {out / 'results.csv'}")
+    _say(f"results: {out / 'results.csv'}")
     return 0
 
 
@@ -389,7 +389,7 @@ def _run_spec(
             hm.report.write_report(analysis, out, index_link=index_link)
     summary: dict = hm.report.build_summary(analysis)
     if not as_json and out is not None:
-        print(f"{analysis.spec.name}: report written to {out}/report.html", file=sys.stderr)
+        _say(f"{analysis.spec.name}: report written to {out}/report.html", file=sys.stderr)
     if not as_json:
         _print_summary(summary)
     return summary
@@ -398,18 +398,18 @@ def _run_spec(
 def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
     """Warnings, one line each, as they happen (a retry of the sampler is announced live)."""
     if issubclass(category, HiermetaWarning):
-        print(f"hiermeta: warning: {message}", file=sys.stderr)
+        _say(f"hiermeta: warning: {message}", file=sys.stderr)
     else:
-        print(f"{category.__name__}: {message}", file=sys.stderr)
+        _say(f"{category.__name__}: {message}", file=sys.stderr)
 
 
 def _print_summary(summary: dict) -> None:
     """The statements, the heterogeneity line and each frequentist fit, in plain text."""
     for line in summary["statements"]:
-        print(f"  {line}")
-    print(f"  Heterogeneity ({summary['primary_engine']}): {summary['heterogeneity']}")
+        _say(f"  {line}")
+    _say(f"  Heterogeneity ({summary['primary_engine']}): {summary['heterogeneity']}")
     for label, fit in summary["frequentist"].items():
-        print(f"  Frequentist {label}: {_frequentist_text(summary['measure'], fit)}")
+        _say(f"  Frequentist {label}: {_frequentist_text(summary['measure'], fit)}")
 
 
 def _frequentist_text(measure: str, fit: dict) -> str:
@@ -455,7 +455,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "datasets":
         from hiermeta import datasets
 
-        print(datasets().drop(columns=["source"]).to_string())
+        _say(datasets().drop(columns=["source"]).to_string())
         return 0
     if args.command == "batch":
         return _run_batch(args)
@@ -477,7 +477,7 @@ def _main(argv: Sequence[str] | None) -> int:
             hm.report.write_index(Path(args.out), results)
         if args.json:
             payload = next(iter(results.values())) if not several else results
-            print(json.dumps(payload, indent=2, ensure_ascii=False))
+            _say_json(payload, indent=2, ensure_ascii=False)
         return 0
     # fit: the same runner, on a spec built from the options (messages name the CSV)
     raw = _spec_for_fit(args)  # one complete input kind
@@ -485,7 +485,7 @@ def _main(argv: Sequence[str] | None) -> int:
     spec = hm.spec_from_dict(raw, Path(args.csv))
     summary = _run_spec(spec, Path(args.out) if args.out else None, args.json, progress)
     if args.json:
-        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        _say_json(summary, indent=2, ensure_ascii=False)
     return 0
 
 
@@ -501,26 +501,16 @@ def _log_attempts(progress: bool) -> None:
         logger.setLevel(logging.INFO)
 
 
-class _Printable(io.TextIOBase):
-    """A terminal stream that shows control characters from the data (escape sequences
-    included) as ``\\xNN`` instead of executing them."""
+def _say(*parts: object, file: TextIO | None = None) -> None:
+    """print, with control characters from the data (escape sequences included) shown as
+    ``\\xNN`` instead of being executed by the terminal."""
+    print(printable(" ".join(str(p) for p in parts)), file=file or sys.stdout)
 
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
 
-    def write(self, text: str) -> int:
-        self._stream.write(printable(text))
-        return len(text)
-
-    def flush(self) -> None:
-        self._stream.flush()
-
-    def isatty(self) -> bool:
-        return self._stream.isatty()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return str(getattr(self._stream, "encoding", "utf-8"))
+def _say_json(value: Any, **options: Any) -> None:
+    """JSON on stdout; C1 control characters escaped too (json leaves them raw)."""
+    text = json.dumps(value, **options)
+    print(re.sub(r"[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def _folder_names(specs: Sequence[Any]) -> list[str]:
@@ -542,24 +532,20 @@ def _folder_names(specs: Sequence[Any]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hiermeta`` command; returns the exit code."""
-    stdout, stderr = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _Printable(stdout), _Printable(stderr)
     try:
         return _main(argv)
     except InputError as err:
-        print(f"hiermeta: error: {err}", file=sys.stderr)
+        _say(f"hiermeta: error: {err}", file=sys.stderr)
         return EXIT_INPUT
     except OSError as err:  # read-only or full file system, a path that is a file, …
         where = f" {err.filename!r}" if err.filename else ""
-        print(
+        _say(
             f"hiermeta: error: cannot write or read{where}: {err.strerror or err}", file=sys.stderr
         )
         return EXIT_INPUT
     except KeyboardInterrupt:
-        print("hiermeta: interrupted; the output folder was not changed", file=sys.stderr)
+        _say("hiermeta: interrupted; the output folder was not changed", file=sys.stderr)
         return 130
-    finally:
-        sys.stdout, sys.stderr = stdout, stderr
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,7 +32,13 @@ from hiermeta.data.effects import EffectData
 from hiermeta.data.nested import NestedData
 from hiermeta.engines.exact.nested import NestedExact, fit_nested_exact
 from hiermeta.engines.frequentist import frequentist
-from hiermeta.errors import InputError, check_number, unknown_option
+from hiermeta.errors import (
+    InputError,
+    check_level,
+    check_number,
+    check_thresholds,
+    unknown_option,
+)
 from hiermeta.priors import MuPrior, Normal, TauPrior
 from hiermeta.priors.defaults import default_mu, default_tau
 from hiermeta.results.intervals import format_probability
@@ -46,7 +52,7 @@ DEFAULT_TREND_PRIOR = Normal(0.0, 0.5)
 #: Concentration of the Dirichlet prior of an unreported composition: each share then has a
 #: prior sd of about sqrt(p (1 − p) / 11) (0.14 for the single-organ share 0.67).
 DEFAULT_CONCENTRATION = 10.0
-#: Draws of the posterior predictive for a new cohort (NUTS path), per posterior draw.
+#: The engines of the nested model.
 ENGINES = ("nuts", "exact")
 #: Ways the NUTS engine treats unreported compositions (see :func:`nested_subgroups`).
 COMPOSITIONS = ("marginal", "dirichlet")
@@ -123,7 +129,12 @@ class NestedResult:
     ) -> pd.DataFrame:
         """One row per stratum: HR (median) and credible interval, P(HR < t) for each
         threshold, and the same for a new cohort (predictive)."""
-        level = check_number("ci_level", ci_level, 0, 1)
+        level = check_level(ci_level)
+        thresholds = check_thresholds(thresholds)
+        if min(thresholds) <= 0:
+            raise InputError(
+                f"thresholds are hazard ratios and must be positive; got {list(thresholds)}"
+            )
         tail = (1 - level) / 2
         rows = []
         for s, label in enumerate(self.data.strata):
@@ -147,7 +158,7 @@ class NestedResult:
     def contrasts(self, ci_level: float = 0.95) -> pd.DataFrame:
         """Each stratum against the first (1 organ): ratio of HRs with its interval and
         P(the benefit is smaller than with one organ) = P(HR_s > HR_1)."""
-        level = check_number("ci_level", ci_level, 0, 1)
+        level = check_level(ci_level)
         tail = (1 - level) / 2
         rows = []
         first = self.data.strata[0]
@@ -172,7 +183,7 @@ class NestedResult:
         P(ratio > 1) — the benefit shrinking with each organ."""
         if not self.trend:
             return None
-        level = check_number("ci_level", ci_level, 0, 1)
+        level = check_level(ci_level)
         tail = (1 - level) / 2
         c = np.zeros(len(self.data.strata))
         c[1], c[0] = 1.0, -1.0  # with a trend, mu_2 − mu_1 = gamma
@@ -191,25 +202,31 @@ class NestedResult:
         return naive_populations(self.data, ci_level)
 
     def diagnostics(self) -> pd.DataFrame:
-        """R-hat, bulk and tail ESS per stratum effect and tau, and divergences (NUTS)."""
+        """R-hat, bulk and tail ESS per stratum effect and tau, and divergences (NUTS), with
+        the thresholds of every NUTS fit (:data:`hiermeta.engines.nuts.checks.THRESHOLDS`)."""
         if self.idata is None:
             return pd.DataFrame(columns=["value", "threshold", "passed"])
         import arviz_stats as azs
 
+        from hiermeta.engines.nuts.checks import THRESHOLDS
+
         post = self.idata.posterior
-        rows = []
         series = {f"mu[{s}]": post["mu"].values[..., i] for i, s in enumerate(self.data.strata)}
         series["tau"] = post["tau"].values
+        rows = []
         for name, draws in series.items():
-            rows.append((name, "rhat", float(azs.rhat(draws)), 1.01, bool(azs.rhat(draws) <= 1.01)))
-            ess = float(azs.ess(draws, method="bulk"))
-            rows.append((name, "ess_bulk", ess, 400.0, ess >= 400))
+            rhat = float(azs.rhat(draws))
+            bulk = float(azs.ess(draws, method="bulk"))
+            tail = float(azs.ess(draws, method="tail", prob=(0.05, 0.95)))
+            rows += [
+                (name, "rhat", rhat, THRESHOLDS["rhat"], rhat <= THRESHOLDS["rhat"]),
+                (name, "ess_bulk", bulk, THRESHOLDS["ess_bulk"], bulk >= THRESHOLDS["ess_bulk"]),
+                (name, "ess_tail", tail, THRESHOLDS["ess_tail"], tail >= THRESHOLDS["ess_tail"]),
+            ]
         divergent = int(np.asarray(self.idata.sample_stats["diverging"].values).sum())
         rows.append(("sampler", "divergences", float(divergent), 0.0, divergent == 0))
-        frame = pd.DataFrame(
-            rows, columns=["parameter", "diagnostic", "value", "threshold", "passed"]
-        )
-        return frame.set_index(["parameter", "diagnostic"])
+        columns = ["parameter", "diagnostic", "value", "threshold", "passed"]
+        return pd.DataFrame(rows, columns=columns).set_index(["parameter", "diagnostic"])
 
     def failed_checks(self) -> list[str]:
         """The diagnostics that failed, in words (empty when all passed or exact)."""

@@ -265,6 +265,15 @@ def read_nested(
         raise InputError("give the estimate columns: estimate, lower, upper (or y and se)")
     kept = [labels.index(s) for s in effects.study]
     members = np.array([parse_population(pops[i], strata) for i in kept])
+    seen_patterns: dict[tuple[str, tuple[bool, ...]], str] = {}
+    for row, i in enumerate(kept):
+        key = (cohorts[i], tuple(bool(b) for b in members[row]))
+        if key in seen_patterns:
+            raise InputError(
+                f"cohort {cohorts[i]!r}: populations {seen_patterns[key]!r} and {pops[i]!r} are the "
+                "same strata; keep one estimate per population"
+            )
+        seen_patterns[key] = pops[i]
     composition = _shares(table, kept, shares, strata, members, labels)
     centre = np.asarray(TYPICAL_COMPOSITION if typical is None else typical, dtype=float)
     if centre.shape != (len(strata),) or np.any(centre <= 0):

@@ -515,6 +515,13 @@ _TYPES: dict[tuple[str, str], str] = {
     ("nested", "csv"): "text",
     ("nested", "dataset"): "text",
     ("nested", "shares"): "texts",
+    ("nested", "cohort"): "text",
+    ("nested", "population"): "text",
+    ("nested", "engine"): "text",
+    ("nested", "compositions"): "text",
+    ("nested", "trend"): "bool",
+    ("nested", "concentration"): "number",
+    ("nested", "typical"): "numbers",
 }
 
 
@@ -530,6 +537,18 @@ def _check_types(raw: dict[str, Any], where: str) -> None:
         if kind == "text":
             if not isinstance(value, str):
                 raise SpecError(f"{where}: {name} must be text (in quotes); got {value!r}")
+            continue
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise SpecError(f"{where}: {name} must be true or false; got {value!r}")
+            continue
+        if kind == "number":
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+            ):
+                raise SpecError(f"{where}: {name} must be a finite number; got {value!r}")
             continue
         items = [value] if isinstance(value, str | int | float) else value
         if not isinstance(items, list):
@@ -569,6 +588,14 @@ def spec_from_dict(raw: dict[str, Any], path: Path) -> Spec:
         if not isinstance(simulation_of_nested, dict):
             raise SpecError(f"{path.name}: [nested.simulation] must be a table")
         _check_keys(simulation_of_nested, "nested.simulation", path.name)
+        for key, value in simulation_of_nested.items():
+            items = value if key == "hr" and isinstance(value, list) else [value]
+            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
+                raise SpecError(
+                    f"{path.name}: [nested.simulation] {key} must be a number; got {value!r}"
+                )
+    if "nested" in raw and not ({"dataset", "csv", "simulation"} & set(raw["nested"])):
+        raise SpecError(f"{path.name}: [nested] needs 'dataset', 'csv' or a [nested.simulation]")
     data = raw.get("data", {})
     simulation = raw.get("simulation")
     if (

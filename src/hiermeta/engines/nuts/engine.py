@@ -907,7 +907,8 @@ def interruptible() -> Iterator[None]:
     try:
         yield
     except SystemError as err:
-        if isinstance(err.__context__, KeyboardInterrupt) or "KeyboardInterrupt" in str(err):
+        cause = err.__context__
+        if isinstance(cause, KeyboardInterrupt | _Abort) or "KeyboardInterrupt" in str(err):
             raise SamplingInterrupted("sampling was interrupted") from err
         raise
 
@@ -926,6 +927,7 @@ def abort_on_ctrl_c() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, previous)  # a second Ctrl-C is an ordinary one
         raise _Abort
 
     previous = signal.signal(signal.SIGINT, handler)

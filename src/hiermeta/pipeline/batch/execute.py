@@ -73,8 +73,11 @@ def run_unit(
     chunks = [fast[start : start + VECTOR_CHUNK] for start in range(0, len(fast), VECTOR_CHUNK)]
     workers = min(threads or available_cores(), MAX_THREADS, len(chunks))
     if workers > 1:
-        with ThreadPoolExecutor(workers, thread_name_prefix="hiermeta-exact") as pool:
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="hiermeta-exact")
+        try:
             finished = list(pool.map(lambda chunk: _run_chunk(chunk, settings), chunks))
+        finally:  # Ctrl-C: the queued chunks are dropped, the running ones finish (< 1 s)
+            pool.shutdown(wait=True, cancel_futures=True)
     else:
         finished = [_run_chunk(chunk, settings) for chunk in chunks]
     for done in finished:

@@ -26,8 +26,8 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import socket
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -257,20 +257,14 @@ class BatchStore:
         return path
 
 
-def _file_mode() -> int:
-    """The mode ``open`` gives a new file under the process's umask (as rows.jsonl has)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 @contextlib.contextmanager
 def _temporary(path: Path) -> Iterator[Path]:
-    """A temporary file next to ``path``, renamed to it on success and removed on failure."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    os.chmod(tmp, _file_mode())  # mkstemp makes 0600; every file of the folder gets one mode
+    """A temporary file next to ``path``, renamed to it on success and removed on failure.
+
+    Created with ``os.open(…, 0o666)`` so that the umask sets its mode, as for rows.jsonl
+    (``mkstemp`` would make it 0600)."""
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}"
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         yield tmp
         os.replace(tmp, path)
