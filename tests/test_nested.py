@@ -259,6 +259,7 @@ def test_unknown_options_are_listed() -> None:
 
 
 # ---------------------------------------------------------------------------- specs and reports
+@pytest.mark.slow  # writes a full report
 def test_a_nested_spec_reports_the_strata(tmp_path: pytest.TempPathFactory) -> None:
     from pathlib import Path
 

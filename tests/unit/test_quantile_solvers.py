@@ -23,7 +23,7 @@ def _cdf_minus(x: float, w: np.ndarray, m: np.ndarray, s: np.ndarray, q: float) 
     return _cdf(x, w, m, s) - q
 
 
-@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("seed", range(3))
 def test_mixture_quantiles_equal_brute_force_roots(seed: int) -> None:
     rng = np.random.default_rng(seed)
     for _ in range(40):
