@@ -277,6 +277,7 @@ def test_a_nested_spec_reports_the_strata(tmp_path: pytest.TempPathFactory) -> N
     assert "the naive analysis" in text and (folder / "nested.png").exists()
     summary = (folder / "summary.json").read_text(encoding="utf-8")
     assert '"nested"' in summary and '"stratum": "≥4"' in summary
+    assert '"answer": "1 metastatic organ: HR ' in summary  # the CLI prints it
 
 
 def test_bad_nested_spec_values_name_the_section(tmp_path: pytest.TempPathFactory) -> None:

@@ -410,6 +410,10 @@ def _print_summary(summary: dict) -> None:
     _say(f"  Heterogeneity ({summary['primary_engine']}): {summary['heterogeneity']}")
     for label, fit in summary["frequentist"].items():
         _say(f"  Frequentist {label}: {_frequentist_text(summary['measure'], fit)}")
+    if "nested" in summary:
+        _say(
+            f"  By number of metastatic organs ({summary['nested']['engine']}): {summary['nested']['answer']}"
+        )
 
 
 def _frequentist_text(measure: str, fit: dict) -> str:

@@ -59,6 +59,7 @@ def build_summary(analysis: Any) -> dict[str, Any]:
         level = analysis.primary.ci_level
         out["nested"] = {
             "engine": nested.engine,
+            "answer": nested.describe(level),
             "strata": nested.strata(level, sections.thresholds(analysis))
             .reset_index()
             .to_dict(orient="records"),
