@@ -12,13 +12,13 @@ the population's strata. The estimates are jointly normal with the fixed samplin
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import warnings
 from typing import Any
 
 import numpy as np
 
 from hiermeta.engines.nuts.engine import (
+    _nutpie_available,
     abort_on_ctrl_c,
     check_sampler_settings,
     interruptible,
@@ -30,7 +30,7 @@ __all__ = ["sample_nested"]
 
 #: nutpie when installed (a declared dependency): on the PTR data it samples the marginal model
 #: in ~25 leapfrog steps per draw, 3× faster than PyMC's NUTS including its compile step.
-SAMPLER = "nutpie" if importlib.util.find_spec("nutpie") is not None else "pymc"
+SAMPLER = "nutpie" if _nutpie_available() else "pymc"
 
 
 def sample_nested(
