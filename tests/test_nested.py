@@ -223,7 +223,7 @@ def test_nuts_agrees_with_the_exact_engine() -> None:
 
     data = hm.read_nested(nested_table(cohorts=4, seed=3), y="y", se="se", shares=SHARES)
     exact = hm.nested_subgroups(data, engine="exact")
-    nuts = hm.nested_subgroups(data, engine="nuts", draws=1000, tune=1000, chains=2, random_seed=7)
+    nuts = hm.nested_subgroups(data, engine="nuts", draws=2000, tune=1000, chains=2, random_seed=7)
     assert nuts.failed_checks() == []
     mu = nuts.idata.posterior["mu"].values
     for s in range(4):
@@ -234,7 +234,7 @@ def test_nuts_agrees_with_the_exact_engine() -> None:
 @pytest.mark.slow
 def test_nuts_with_unreported_compositions_runs_and_is_diagnosed() -> None:
     data = hm.read_nested(nested_table(cohorts=3, seed=4), y="y", se="se")
-    fit = hm.nested_subgroups(data, engine="nuts", draws=1000, tune=1000, chains=2, random_seed=3)
+    fit = hm.nested_subgroups(data, engine="nuts", draws=2000, tune=1000, chains=2, random_seed=3)
     assert fit.failed_checks() == []
     assert any("integrated out by its mean and covariance" in line for line in fit.methods())
     assert "w0" not in fit.idata.posterior  # the default integrates the compositions out
