@@ -40,6 +40,12 @@ __all__ = [
     "spec_from_dict",
 ]
 
+#: The ``[nested]`` keys that are arguments of :func:`hiermeta.read_nested`.
+NESTED_COLUMNS = (
+    "cohort", "population", "estimate", "lower", "upper", "y", "se", "ci_level", "shares",
+    "reason", "typical",
+)  # fmt: skip
+
 _SCHEMA: dict[str, set[str]] = {
     "": {
         "title",
@@ -86,17 +92,7 @@ _SCHEMA: dict[str, set[str]] = {
         "subset",
         "simulation",
         "note",
-        "cohort",
-        "population",
-        "estimate",
-        "lower",
-        "upper",
-        "y",
-        "se",
-        "ci_level",
-        "shares",
-        "reason",
-        "typical",
+        *NESTED_COLUMNS,
         "trend",
         "engine",
         "concentration",
@@ -294,23 +290,7 @@ class Spec:
         """``[nested]`` read with :func:`hiermeta.read_nested` (forensic checks included)."""
         n = dict(self.nested or {})
         simulated = "simulation" in n
-        options: dict[str, Any] = {
-            key: n[key]
-            for key in (
-                "cohort",
-                "population",
-                "estimate",
-                "lower",
-                "upper",
-                "y",
-                "se",
-                "ci_level",
-                "shares",
-                "reason",
-                "typical",
-            )
-            if key in n
-        }
+        options: dict[str, Any] = {key: n[key] for key in NESTED_COLUMNS if key in n}
         if simulated:
             options.update(y="y", se="se", shares=["share0", "share1", "share2", "share3"])
         if not ({"estimate", "y"} & set(options)):
