@@ -119,6 +119,12 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--cumulative", metavar="COLUMN", help="cumulative meta-analysis, studies ordered by COLUMN"
     )
+    fit.add_argument(
+        "--small-study",
+        action="store_true",
+        help="small-study effects: funnel plot, Egger/Begg tests, trim-and-fill, PET-PEESE, "
+        "selection model, exact Bayesian model averaging",
+    )
     fit.add_argument("--seed", type=int, default=2024, help="random seed (default 2024)")
     fit.add_argument("--json", action="store_true", help="print only the summary JSON on stdout")
     fit.add_argument("--out", help="also write the full report to this folder")
@@ -185,6 +191,11 @@ def _batch_parser(sub: Any) -> None:
         action="store_true",
         help="leave-one-out summary columns: which analyses hang on one study",
     )
+    batch.add_argument(
+        "--small-study",
+        action="store_true",
+        help="small-study-effect columns: Egger/Begg p, trim-and-fill, PET-PEESE, model averaging",
+    )
     batch.add_argument("--seed", type=int, default=0, help="batch random seed (default 0)")
     batch.add_argument("--no-progress", action="store_true", help="no progress line")
 
@@ -234,6 +245,7 @@ def _run_batch(args: argparse.Namespace) -> int:
                 n_workers=args.workers,
                 posteriors=args.posteriors,
                 leave_one_out=args.leave_one_out,
+                small_study=args.small_study,
                 random_seed=args.seed,
                 progress=not args.no_progress,
             )
@@ -330,6 +342,8 @@ def _spec_for_fit(args: argparse.Namespace) -> dict[str, Any]:
         spec["influence"] = {"leave_one_out": True, "diagnostics": True}
     if args.cumulative:
         spec["cumulative"] = {"order": args.cumulative}
+    if args.small_study:
+        spec["small_study"] = {}
     return spec
 
 
@@ -414,6 +428,9 @@ def _print_summary(summary: dict) -> None:
         _say(
             f"  By number of metastatic organs ({summary['nested']['engine']}): {summary['nested']['answer']}"
         )
+    if "small_study" in summary:
+        for line in summary["small_study"]["answer"]:
+            _say(f"  Small-study effects: {line}")
 
 
 def _frequentist_text(measure: str, fit: dict) -> str:

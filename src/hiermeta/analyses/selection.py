@@ -142,11 +142,18 @@ class SelectionModel(NamedTuple):
         values = [self.estimate, self.ci_low, self.ci_high]
         if d.is_ratio:
             values = [math.exp(x) for x in values]
+        side = {
+            "greater": "one-sided p-values for positive effects",
+            "less": "one-sided p-values for negative effects",
+            "two.sided": "two-sided p-values",
+        }[self.alternative]
+        cuts = ", ".join(f"{s:g}" for s in self.steps[:-1])
         name = (
-            f"step-function selection model (p-value cutpoints {', '.join(f'{s:g}' for s in self.steps[:-1])}, {self.alternative})"
+            f"step-function selection model (p-value cutpoints {cuts}; {side})"
             if self.type == "stepfun"
-            else f"{self.type} selection model ({self.alternative})"
+            else f"{self.type} selection model ({side})"
         )
+
         p = "< 0.001" if self.lrt_p < 0.001 else f"{self.lrt_p:.3f}"
         return (
             f"{name[0].upper()}{name[1:]}: adjusted {d.measure} {values[0]:.2f} "

@@ -646,7 +646,9 @@ class SmallStudyEffects:
                     "p_value": self.selection.lrt_p,
                 }
             )
-        return pd.DataFrame(rows, columns=["test", "statistic", "df", "p_value"]).set_index("test")
+        table = pd.DataFrame(rows, columns=["test", "statistic", "df", "p_value"]).set_index("test")
+        table["df"] = ["" if d is None else str(int(d)) for d in table["df"]]  # whole numbers
+        return table
 
     def adjusted(self, ci_level: float | None = None) -> pd.DataFrame:
         """Unadjusted and adjusted estimates side by side (analysis scale and, for ratio

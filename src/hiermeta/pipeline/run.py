@@ -16,6 +16,7 @@ import pandas as pd
 from hiermeta.analyses.influence import baujat, cumulative, gosh, influence, leave_one_out
 from hiermeta.analyses.nested import DEFAULT_CONCENTRATION, NestedResult, nested_subgroups
 from hiermeta.analyses.sensitivity import sensitivity
+from hiermeta.analyses.small_study import SmallStudyEffects, small_study_effects
 from hiermeta.analyses.subgroup_test import SubgroupTest, subgroup_test
 from hiermeta.data.effects import EffectData
 from hiermeta.engines.api import bayesian
@@ -52,6 +53,8 @@ class Analysis:
     robustness: dict[str, Any] = field(default_factory=dict)
     #: The nested organ-count subgroup model (``[nested]``), if the spec asks for it.
     nested: NestedResult | None = None
+    #: Small-study effects and publication bias (``[small_study]``), if the spec asks for it.
+    small_study: SmallStudyEffects | None = None
 
     @property
     def exact_fit(self) -> BayesianResult | None:
@@ -109,6 +112,9 @@ class Analysis:
             out += [
                 f"nested model ({self.nested.engine}): {f}" for f in self.nested.failed_checks()
             ]
+        selection = self.small_study.bayesian_selection if self.small_study else None
+        if selection is not None:
+            out += [f"Bayesian selection model (nuts): {f}" for f in selection.failed()]
         if self.agreement is not None:
             bad = self.agreement[~self.agreement["agrees"]]
             out += [
@@ -186,7 +192,57 @@ def _run(spec: Spec, progressbar: bool | None) -> Analysis:
     analysis.robustness = _robustness(spec, analysis, progressbar)
     if spec.nested is not None:
         analysis.nested = _nested(spec, data)
+    if spec.small_study is not None:
+        analysis.small_study = _small_study(spec, analysis)
     return analysis
+
+
+def _small_study(spec: Spec, analysis: Analysis) -> SmallStudyEffects:
+    """The ``[small_study]`` analyses on the pooled effect (a model without moderators): the
+    comparator's tau² estimator and interval; the spec's priors for the Bayesian parts when they
+    allow Bayes factors (Normal on mu, proper on tau), else the measure's defaults."""
+    from hiermeta.priors import Normal
+
+    settings = spec.small_study or {}
+    data = analysis.data
+    comparator = analysis.comparator
+    method = comparator.method if comparator is not None else "REML"
+    ci = comparator.ci if comparator is not None else "wald"
+    fit = frequentist(data, method=method, ci=ci, ci_level=spec.ci_level)
+    favoured = settings.get("favoured", "auto")
+    if favoured == "auto":
+        benefit = spec.report.get("benefit")
+        if benefit in ("lower", "higher"):  # selection favours significant benefit
+            favoured = benefit
+    mu, tau = spec.mu_prior(data), spec.tau_prior(data)
+    priors = {
+        "mu_prior": mu if isinstance(mu, Normal) else None,
+        "tau_prior": tau if tau.proper else None,
+    }
+    nuts = {
+        k: v
+        for k, v in spec.nuts.items()
+        if k in ("draws", "tune", "chains", "target_accept", "random_seed")
+    }
+    try:
+        return small_study_effects(
+            fit,
+            predictor=settings.get("predictor", "sei"),
+            trimfill_estimator=None
+            if settings.get("trimfill") == "none"
+            else settings.get("trimfill", "L0"),
+            selection_type=None
+            if settings.get("selection") == "none"
+            else settings.get("selection", "stepfun"),
+            selection_steps=settings.get("steps", (0.025,)),
+            averaging=bool(settings.get("averaging", True)),
+            bayesian_selection=bool(settings.get("bayesian_selection", False)),
+            favoured=favoured,
+            nuts=nuts,
+            **priors,
+        )
+    except InputError as err:
+        raise SpecError(f"{spec.path.name}: [small_study] {err}") from None
 
 
 def _nested(spec: Spec, data: EffectData) -> NestedResult:

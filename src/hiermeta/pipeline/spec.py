@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hiermeta.analyses.selection import SELECTION_TYPES
+from hiermeta.analyses.small_study import PREDICTORS, TRIMFILL_ESTIMATORS
 from hiermeta.data.convert import CONVERTERS, convert, converter_arguments, from_ratio_ci
 from hiermeta.data.datasets import load_dataset, load_effects
 from hiermeta.data.effects import EffectData
@@ -61,6 +63,7 @@ _SCHEMA: dict[str, set[str]] = {
         "influence",
         "cumulative",
         "nested",
+        "small_study",
     },
     # where the data come from, then every converter's arguments (a new converter's keys are
     # valid without being listed here)
@@ -99,6 +102,16 @@ _SCHEMA: dict[str, set[str]] = {
         "compositions",
     },
     "nested.simulation": {"cohorts", "hr", "tau", "report_prob", "random_seed"},
+    # small-study effects and publication bias (hm.small_study_effects)
+    "small_study": {
+        "predictor",
+        "trimfill",
+        "selection",
+        "steps",
+        "averaging",
+        "bayesian_selection",
+        "favoured",
+    },
 }
 
 
@@ -130,6 +143,7 @@ class Spec:
     cumulative: dict[str, Any] | None
     report: dict[str, Any] = field(default_factory=dict)
     nested: dict[str, Any] | None = None
+    small_study: dict[str, Any] | None = None
 
     @property
     def ci_level(self) -> float:
@@ -502,7 +516,32 @@ _TYPES: dict[tuple[str, str], str] = {
     ("nested", "trend"): "bool",
     ("nested", "concentration"): "number",
     ("nested", "typical"): "numbers",
+    ("small_study", "predictor"): "text",
+    ("small_study", "trimfill"): "text",
+    ("small_study", "selection"): "text",
+    ("small_study", "steps"): "numbers",
+    ("small_study", "averaging"): "bool",
+    ("small_study", "bayesian_selection"): "bool",
+    ("small_study", "favoured"): "text",
 }
+
+#: Valid text values of [small_study] keys (``"none"`` switches a part off).
+SMALL_STUDY_CHOICES: dict[str, tuple[str, ...]] = {
+    "predictor": PREDICTORS,
+    "trimfill": (*TRIMFILL_ESTIMATORS, "none"),
+    "selection": (*SELECTION_TYPES, "none"),
+    "favoured": ("auto", "lower", "higher"),
+}
+
+
+def _check_small_study(raw: dict[str, Any], where: str) -> None:
+    for key, choices in SMALL_STUDY_CHOICES.items():
+        value = raw.get("small_study", {}).get(key)
+        if value is not None and value not in choices:
+            raise SpecError(
+                f"{where}: [small_study] {key} = {value!r} is not valid; valid values are "
+                f"{', '.join(choices)}"
+            )
 
 
 def _check_types(raw: dict[str, Any], where: str) -> None:
@@ -556,6 +595,7 @@ def spec_from_dict(raw: dict[str, Any], path: Path) -> Spec:
                 raise SpecError(f"{path.name}: [{section}] must be a table")
             _check_keys(raw[section], section, path.name)
     _check_types(raw, path.name)
+    _check_small_study(raw, path.name)
     if "thresholds" in raw.get("report", {}):
         try:
             raw["report"]["thresholds"] = list(
@@ -613,6 +653,7 @@ def spec_from_dict(raw: dict[str, Any], path: Path) -> Spec:
         cumulative=raw.get("cumulative"),
         report=raw.get("report", {}),
         nested=raw.get("nested"),
+        small_study=raw.get("small_study"),
     )
     spec.mu_prior(), spec.tau_prior(), spec.beta_prior()  # validate priors now
     _ = spec.ci_level  # and the report's level

@@ -27,6 +27,7 @@ __all__ = [
     "cumulative_plot",
     "forest",
     "forest_rows",
+    "funnel_plot",
     "gosh_plot",
     "leave_one_out_plot",
     "plot_nested",
@@ -830,4 +831,90 @@ def plot_nested(
     ax.set_title("Treatment effect by number of metastatic organs", usetex=False)
     _ratio_axis(ax)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, fontsize=8, frameon=False)
+    return ax
+
+
+#: Significance contours of the contour-enhanced funnel plot (Peters et al., J Clin Epidemiol
+#: 2008;61:991): two-sided p-value regions around the null, shaded from dark to light.
+FUNNEL_CONTOURS = (0.10, 0.05, 0.01)
+
+
+@_plain_text
+def funnel_plot(
+    y: np.ndarray,
+    se: np.ndarray,
+    centre: float,
+    measure: str = "HR",
+    is_ratio: bool = True,
+    filled: pd.DataFrame | None = None,
+    null: float = 0.0,
+    contours: tuple[float, ...] = FUNNEL_CONTOURS,
+    ax: Axes | None = None,
+    **kwargs: Any,
+) -> Axes:
+    """Contour-enhanced funnel plot: each study's estimate (x) against its standard error (y,
+    inverted), the pooled estimate with its 95% pseudo-confidence funnel, and shaded regions
+    where a study would be significant at the ``contours`` levels (two-sided, around the null).
+    ``filled`` studies (trim-and-fill: columns ``y``, ``se``) are drawn hollow.
+
+    Studies missing where results are *not* significant suggest publication bias; missing where
+    they are significant point to other causes of asymmetry (Peters et al. 2008).
+    """
+    from scipy import stats as st
+
+    ax = _new_axes(ax, kwargs.pop("figsize", (6.4, 5.0)))
+    y, se = np.asarray(y, dtype=float), np.asarray(se, dtype=float)
+    all_se = (
+        se if filled is None or filled.empty else np.concatenate([se, filled["se"].to_numpy(float)])
+    )
+    top = float(all_se.max()) * 1.08
+    grid = np.linspace(0.0, top, 200)
+    levels = sorted(contours, reverse=True)  # 0.10, 0.05, 0.01: widening z
+    shades = ["#e3e3e3", "#c4c4c4", "#9e9e9e"][: len(levels)]
+    zs = [float(st.norm.isf(level / 2)) for level in levels] + [np.inf]
+    far = 40 * top
+    for j, (level, shade) in enumerate(zip(levels, shades, strict=False)):
+        inner, outer = zs[j], min(zs[j + 1], 1e6)
+        for sign in (-1, 1):
+            ax.fill_betweenx(
+                grid,
+                null + sign * inner * grid,
+                null + sign * np.minimum(outer * grid, far),
+                color=shade,
+                lw=0,
+                zorder=0,
+            )
+        ax.fill_between([], [], color=shade, label=f"p < {level:g} (two-sided)")
+    z95 = float(st.norm.isf(0.025))
+    ax.plot(centre - z95 * grid, grid, color="#555555", lw=0.8, ls="--")
+    ax.plot(centre + z95 * grid, grid, color="#555555", lw=0.8, ls="--", label="95% pseudo-CI")
+    ax.axvline(centre, color=POOLED, lw=1.2, label="pooled estimate")
+    ax.scatter(y, se, s=22, color=OBSERVED, zorder=3, label="studies")
+    if filled is not None and not filled.empty:
+        ax.scatter(
+            filled["y"],
+            filled["se"],
+            s=22,
+            facecolors="white",
+            edgecolors=OBSERVED,
+            zorder=3,
+            label="filled (trim-and-fill)",
+        )
+    spread = float(np.max(np.abs(np.concatenate([y, [centre]]) - centre))) + z95 * top * 0.3
+    low, high = min(centre - spread, null - 0.1), max(centre + spread, null + 0.1)
+    if filled is not None and not filled.empty:
+        low = min(low, float(filled["y"].min()) - 0.05)
+        high = max(high, float(filled["y"].max()) + 0.05)
+    ax.set_xlim(low, high)
+    ax.set_ylim(top, 0.0)
+    if is_ratio:
+        nice = np.array([0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 2, 3, 5, 10, 20])
+        ticks = np.log(nice[(np.log(nice) >= low) & (np.log(nice) <= high)])
+        ax.set_xticks(ticks, [f"{np.exp(t):g}" for t in ticks])
+        ax.set_xlabel(f"{measure} (log scale)")
+    else:
+        ax.set_xlabel(measure)
+    ax.set_ylabel("standard error")
+    ax.set_title("Contour-enhanced funnel plot", fontsize=10, loc="left")
+    ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)
     return ax

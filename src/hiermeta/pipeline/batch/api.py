@@ -113,6 +113,7 @@ def batch(
     random_seed: int = 0,
     progress: bool | Progress | None = None,
     leave_one_out: bool = False,
+    small_study: bool = False,
 ) -> BatchResult:
     """Fit many meta-analyses and return one tidy table (one row per task).
 
@@ -155,6 +156,12 @@ def batch(
         ``loo_most_influential``, ``loo_p_mean_below_min``, ``influential_studies``): which
         published meta-analyses hang on one study. Models without moderators, exact and
         frequentist engines (empty for the others).
+    small_study
+        Add small-study-effect columns to each row (``egger_p``, ``begg_p``, ``trimfill_k0``,
+        ``trimfill_effect``, ``pet_peese_effect`` and, from exact Bayesian model averaging,
+        ``bma_effect``, ``bma_p_mean_below`` (first threshold), ``bma_p_effect``,
+        ``bma_bf_bias``): re-analyses of many published meta-analyses. Models without
+        moderators, k ≥ 3.
     random_seed
         Batch seed: a task without its own seed gets one derived from this and its id.
     progress
@@ -181,6 +188,7 @@ def batch(
         thresholds=_thresholds(thresholds),
         batch_seed=random_seed,
         leave_one_out=bool(leave_one_out),
+        small_study=bool(small_study),
     )
     task_list = _tasks(
         tasks, engine, tau_prior, mu_prior, moderators, (nuts, frequentist), analysis, columns
@@ -204,6 +212,7 @@ def batch(
         "random_seed": settings.batch_seed,
         "posteriors": bool(posteriors),
         **({"leave_one_out": True} if leave_one_out else {}),  # older folders stay resumable
+        **({"small_study": True} if small_study else {}),
     }
     kept: dict[str, Any] = {}
     # connect first: an unreachable scheduler is reported before anything is written
@@ -215,7 +224,9 @@ def batch(
         pending = [t for t in task_list if t.task_id not in done]
         rows: dict[str, dict[str, Any]] = dict(store.rows) if store else {}
         report = _progress(progress, len(task_list), len(task_list) - len(pending))
-        units = _units(pending, posteriors or leave_one_out, scheduler is not None, n_workers)
+        units = _units(
+            pending, posteriors or leave_one_out or small_study, scheduler is not None, n_workers
+        )
         try:
             for outcomes in run_units(units, settings, posteriors, client):
                 recorded = store.append(outcomes) if store else [o.row for o in outcomes]
@@ -352,7 +363,7 @@ def _units(
 def _table(
     tasks: list[Task], rows: dict[str, dict[str, Any]], settings: RowSettings
 ) -> pd.DataFrame:
-    columns = all_columns(settings.thresholds, settings.leave_one_out)
+    columns = all_columns(settings.thresholds, settings.leave_one_out, settings.small_study)
     records = [rows[t.task_id] for t in tasks if t.task_id in rows]
     table = pd.DataFrame.from_records(records, columns=columns)
     return table

@@ -68,7 +68,7 @@ def run_unit(
     """
     outcomes: dict[str, Outcome] = {}
     # leave-one-out needs each analysis's own fit: the per-analysis path
-    per_analysis = posteriors or settings.leave_one_out
+    per_analysis = posteriors or settings.leave_one_out or settings.small_study
     fast = sorted((t for t in tasks if vectorised(t, per_analysis)), key=lambda t: t.data.k)  # type: ignore[union-attr]
     chunks = [fast[start : start + VECTOR_CHUNK] for start in range(0, len(fast), VECTOR_CHUNK)]
     workers = min(threads or available_cores(), MAX_THREADS, len(chunks))

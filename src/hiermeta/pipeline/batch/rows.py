@@ -88,6 +88,8 @@ class RowSettings:
     batch_seed: int = 0
     #: Add the leave-one-out summary columns (LOO_COLUMNS) to every row.
     leave_one_out: bool = False
+    #: Add the small-study-effect columns (SMALL_STUDY_COLUMNS) to every row.
+    small_study: bool = False
 
     @property
     def probs(self) -> tuple[float, float, float]:
@@ -114,14 +116,36 @@ LOO_COLUMNS = (
 )
 
 
-def all_columns(thresholds: Sequence[float], leave_one_out: bool = False) -> list[str]:
+#: Small-study-effect columns (``small_study=True``), on the data of each task (models without
+#: moderators): Egger's and Begg's p-values, trim-and-fill's number of filled studies and
+#: adjusted effect, the PET-PEESE effect (reporting scale), and from the exact Bayesian model
+#: averaging the averaged effect (median), P(effect < first threshold), the posterior
+#: probability of an effect and the inclusion Bayes factor of small-study effects.
+SMALL_STUDY_COLUMNS = (
+    "egger_p",
+    "begg_p",
+    "trimfill_k0",
+    "trimfill_effect",
+    "pet_peese_effect",
+    "bma_effect",
+    "bma_p_mean_below",
+    "bma_p_effect",
+    "bma_bf_bias",
+)
+
+
+def all_columns(
+    thresholds: Sequence[float], leave_one_out: bool = False, small_study: bool = False
+) -> list[str]:
     """Every column of the results table, in order."""
-    return list(_columns(tuple(thresholds), leave_one_out))
+    return list(_columns(tuple(thresholds), leave_one_out, small_study))
 
 
 @lru_cache(maxsize=64)
-def _columns(thresholds: tuple[float, ...], leave_one_out: bool) -> tuple[str, ...]:
-    extra = LOO_COLUMNS if leave_one_out else ()
+def _columns(
+    thresholds: tuple[float, ...], leave_one_out: bool, small_study: bool = False
+) -> tuple[str, ...]:
+    extra = (LOO_COLUMNS if leave_one_out else ()) + (SMALL_STUDY_COLUMNS if small_study else ())
     return (*COLUMNS, *probability_columns(thresholds), *DIAGNOSTIC_COLUMNS, *extra)
 
 
@@ -143,7 +167,7 @@ def options_text(options: Any) -> str:
 def base_row(task: Task, settings: RowSettings) -> dict[str, Any]:
     """The columns known before fitting (task identity, data size)."""
     row: dict[str, Any] = dict.fromkeys(
-        _columns(tuple(settings.thresholds), settings.leave_one_out)
+        _columns(tuple(settings.thresholds), settings.leave_one_out, settings.small_study)
     )
     bayes = task.bayesian
     row.update(
@@ -240,6 +264,8 @@ def row_from_result(
     row.update(seconds=seconds, converged=not result.failed_diagnostics())
     if settings.leave_one_out:
         row.update(_loo_columns(result, settings))
+    if settings.small_study:
+        row.update(_small_study_columns(result, settings))
     table = result.diagnostics()
     if table is not None:
         values = table["value"]
@@ -275,6 +301,47 @@ def _loo_columns(result: MetaResult, settings: RowSettings) -> dict[str, Any]:
     if result.family == "frequentist":
         flags = influence(result)
         out["influential_studies"] = "; ".join(str(s) for s in flags.index[flags["influential"]])
+    return out
+
+
+def _small_study_columns(result: MetaResult, settings: RowSettings) -> dict[str, Any]:
+    """The small-study summary of a task's data (empty with moderators or k < 3). A
+    frequentist task uses its own fit; a Bayesian one REML and, for the model averaging, its
+    priors when they allow Bayes factors (Normal mu, proper tau), else the measure's defaults."""
+    from hiermeta.analyses.small_study import small_study_effects
+    from hiermeta.engines.frequentist import FrequentistResult, frequentist
+    from hiermeta.priors import Normal
+
+    if result.is_regression or result.k < 3:
+        return {}
+    fit = result if isinstance(result, FrequentistResult) else frequentist(result.data, "REML")
+    mu = getattr(result, "mu_prior", None)
+    tau = getattr(result, "tau_prior", None)
+    small = small_study_effects(
+        fit,
+        selection_type=None,
+        mu_prior=mu if isinstance(mu, Normal) else None,
+        tau_prior=tau if tau is not None and tau.proper else None,
+    )
+    natural = result._natural
+    out: dict[str, Any] = {}
+    if small.regression is not None:
+        out["egger_p"] = small.regression.p_value
+    if small.rank is not None:
+        out["begg_p"] = small.rank.p_value
+    if small.trimfill is not None:
+        out["trimfill_k0"] = small.trimfill.k0
+        out["trimfill_effect"] = float(natural([small.trimfill.fit.estimate])[0])
+    if small.pet_peese is not None:
+        out["pet_peese_effect"] = float(natural([small.pet_peese.estimate])[0])
+    if small.averaging is not None:
+        avg = small.averaging
+        out["bma_effect"] = float(natural([avg.quantile(0.5)])[0])
+        first = settings.thresholds[0]
+        out["bma_p_mean_below"] = avg.prob(math.log(first) if result.data.is_ratio else first)
+        incl = avg.inclusion()
+        out["bma_p_effect"] = float(incl.loc["effect", "posterior"])
+        out["bma_bf_bias"] = float(incl.loc["bias", "BF_inclusion"])
     return out
 
 

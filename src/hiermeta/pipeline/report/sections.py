@@ -201,6 +201,7 @@ def blocks(analysis: Any, figures: dict[str, str], meta: str, index_link: str) -
         _sensitivity_section,
         _influence_section,
         _cumulative_section,
+        _small_study_section,
         _diagnostics_section,
     ):
         out += section(analysis, figures)
@@ -635,6 +636,87 @@ def _influence_section(analysis: Any, figures: dict[str, str]) -> list[Block]:
                 f"Influential studies: {', '.join(flagged)}."
                 if flagged
                 else "No study is influential by metafor's rules.",
+            )
+        )
+    return out
+
+
+def _small_study_section(analysis: Any, figures: dict[str, str]) -> list[Block]:
+    result = analysis.small_study
+    if result is None:
+        return []
+    m, ratio = analysis.data.measure, analysis.data.is_ratio
+    fit = result.fit
+    out = [
+        Block("h2", "Small-study effects and publication bias"),
+        Block(
+            "p",
+            f"Do smaller studies report larger effects than larger ones? Asymmetry is examined in "
+            f"the direction of {'lower' if result.favoured == 'lower' else 'higher'} {m if ratio else 'effects'} "
+            f"(the direction small studies are assumed to favour). Every method below is computed "
+            f"on the pooled model without moderators ({fit.label}); asymmetry can come from "
+            "publication bias but also from heterogeneity related to study size, chance or the "
+            "choice of measure, so these are checks, not a correction of the result.",
+        ),
+    ]
+    if "funnel" in figures:
+        out.append(
+            Block(
+                "image",
+                figures["funnel"],
+                "Contour-enhanced funnel plot: shaded regions are where a study would be "
+                "significant (two-sided, around the null); hollow points are trim-and-fill's "
+                "imputed studies.",
+            )
+        )
+    out.append(Block("list", result.describe()))
+    tests = result.tests()
+    if len(tests):
+        out.append(Block("table", tests, "Tests for funnel-plot asymmetry (two-sided p-values)."))
+    adjusted = result.adjusted(analysis.spec.ci_level)
+    out.append(
+        Block(
+            "table",
+            _ratio_first(adjusted, m),
+            f"Unadjusted and adjusted estimates side by side ({analysis.spec.ci_level:.0%} "
+            "intervals; 'interval' says whether each is a confidence or a credible interval). "
+            "PET and PEESE estimate the effect of an infinitely precise study.",
+        )
+    )
+    if result.averaging is not None:
+        avg = result.averaging
+        out.append(
+            Block(
+                "table",
+                avg.inclusion(),
+                "Bayesian model averaging: prior and posterior probability of each component and "
+                "its inclusion Bayes factor (posterior odds / prior odds).",
+            )
+        )
+        models = avg.models()
+        shown = models[["prior", "posterior", "median", "ci_low", "ci_high"]].copy()
+        if ratio:
+            for col in ("median", "ci_low", "ci_high"):
+                shown[col] = np.exp(shown[col].to_numpy(dtype=float))
+            shown = shown.rename(
+                columns={"median": m, "ci_low": f"{m} ci_low", "ci_high": f"{m} ci_high"}
+            )
+        out.append(
+            Block(
+                "table",
+                shown,
+                "The 12 models (exact marginal likelihoods); each model's own posterior median "
+                "and credible interval of the mean effect (1 for the no-effect models).",
+            )
+        )
+        out += [Block("p", line) for line in avg.methods()]
+    if result.bayesian_selection is not None:
+        out.append(
+            Block(
+                "table",
+                result.bayesian_selection.omega(),
+                "Bayesian selection model: relative publication probability per one-sided "
+                "p-value interval (posterior median and credible interval).",
             )
         )
     return out

@@ -68,9 +68,51 @@ def build_summary(analysis: Any) -> dict[str, Any]:
             "naive": nested.naive(level).reset_index().to_dict(orient="records"),
             "methods": nested.methods(),
         }
+    if analysis.small_study is not None:
+        out["small_study"] = _small_study_summary(analysis)
     if analysis.truth is not None:
         out["truth"] = {str(k): float(v) for k, v in analysis.truth["true_effect"].items()}
     return jsonable(out)
+
+
+def _small_study_summary(analysis: Any) -> dict[str, Any]:
+    """The small-study-effect analyses for summary.json."""
+    result = analysis.small_study
+    out: dict[str, Any] = {
+        "favoured": result.favoured,
+        "answer": result.describe(),
+        "tests": result.tests().reset_index().to_dict(orient="records"),
+        "adjusted": result.adjusted(analysis.spec.ci_level).reset_index().to_dict(orient="records"),
+        "notes": result.notes,
+    }
+    if result.trimfill is not None:
+        out["trimfill"] = {
+            "estimator": result.trimfill.estimator,
+            "side": result.trimfill.side,
+            "k0": result.trimfill.k0,
+            "filled": result.trimfill.filled.to_dict(orient="records"),
+        }
+    if result.averaging is not None:
+        avg = result.averaging
+        out["averaging"] = {
+            "favoured": avg.favoured,
+            "inclusion": avg.inclusion().reset_index().to_dict(orient="records"),
+            "models": avg.models().reset_index().to_dict(orient="records"),
+            "summary": avg.summary(sections.thresholds(analysis))
+            .reset_index()
+            .to_dict(orient="records"),
+            "methods": avg.methods(),
+        }
+    if result.bayesian_selection is not None:
+        sel = result.bayesian_selection
+        out["bayesian_selection"] = {
+            "summary": sel.summary(sections.thresholds(analysis))
+            .reset_index()
+            .to_dict(orient="records"),
+            "omega": sel.omega().reset_index().to_dict(orient="records"),
+            "failed_diagnostics": sel.failed(),
+        }
+    return out
 
 
 def report_date() -> str:
@@ -111,6 +153,17 @@ def _figures(analysis: Any, folder: Path) -> dict[str, str]:
     drawings.update(_robustness_drawings(analysis, plots))
     if analysis.nested is not None:
         drawings["nested"] = lambda: plots.plot_nested(analysis.nested, ci_level=primary.ci_level)
+    small = analysis.small_study
+    if small is not None:
+        filled = small.trimfill.filled if small.trimfill is not None else None
+        drawings["funnel"] = lambda: plots.funnel_plot(
+            small.fit.data.y,
+            small.fit.data.se,
+            small.fit.estimate,
+            analysis.data.measure,
+            analysis.data.is_ratio,
+            filled,
+        )
     figures = {}
     for name, draw in drawings.items():
         _save(draw(), folder / f"{name}.png")
@@ -150,7 +203,7 @@ REPORT_FILES = frozenset(
         f"{name}.png"
         for name in (
             "forest", "posterior", "tau", "bubble", "sensitivity", "leave_one_out", "baujat",
-            "gosh", "cumulative", "trajectory", "nested",
+            "gosh", "cumulative", "trajectory", "nested", "funnel",
         )
     }
 )  # fmt: skip
