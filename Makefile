@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/hiermeta run models/ptr_overall.toml models/ptr_design.toml models/ptr_organs.toml \
 	  models/ptr_multilevel.toml models/ptr_sensitivity.toml models/simulated_organs.toml \
-	  models/ptr_nested.toml models/simulated_nested.toml --out out
+	  models/ptr_nested.toml models/simulated_nested.toml models/magnesium_small_study.toml --out out
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks docs/notebooks tools
@@ -48,6 +48,7 @@ validate: install
 	MPLBACKEND=Agg $(BIN)/python -m hiermeta.validation --out docs/validation --scheduler processes
 	MPLBACKEND=Agg $(BIN)/python -m hiermeta.validation.nuts_study --out docs/validation
 	MPLBACKEND=Agg $(BIN)/python -m hiermeta.validation.nested_study --out docs/validation
+	MPLBACKEND=Agg $(BIN)/python -m hiermeta.validation.small_study_study --out docs/validation
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -27,6 +27,7 @@ from scipy import optimize, special, stats
 
 from hiermeta.data.effects import EffectData
 from hiermeta.engines.frequentist import FrequentistResult, frequentist
+from hiermeta.engines.nuts.selection import TARGET_ACCEPT
 from hiermeta.errors import ConvergenceWarning, InputError, unknown_option
 
 __all__ = [
@@ -525,6 +526,8 @@ def _normal_loglik(y: np.ndarray, v: np.ndarray, mu: float, tau2: float) -> floa
 
 
 # ------------------------------------------------------------------ Bayesian step function
+
+
 class BayesianSelection:
     """Posterior of the Bayesian step-function selection model (NUTS; see
     :mod:`hiermeta.engines.nuts.selection`). Build it with :func:`bayesian_selection_model`."""
@@ -703,7 +706,7 @@ def bayesian_selection_model(
     draws: int = 2000,
     tune: int = 1000,
     chains: int = 4,
-    target_accept: float = 0.95,
+    target_accept: float = TARGET_ACCEPT,
     random_seed: int | None = 0,
     ci_level: float = 0.95,
 ) -> BayesianSelection:

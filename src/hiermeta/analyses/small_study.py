@@ -647,7 +647,7 @@ class SmallStudyEffects:
                 }
             )
         table = pd.DataFrame(rows, columns=["test", "statistic", "df", "p_value"]).set_index("test")
-        table["df"] = ["" if d is None else str(int(d)) for d in table["df"]]  # whole numbers
+        table["df"] = ["" if d is None or d != d else str(int(d)) for d in table["df"]]  # NaN: none
         return table
 
     def adjusted(self, ci_level: float | None = None) -> pd.DataFrame:

@@ -25,9 +25,12 @@ from hiermeta.engines.nuts.engine import (
 )
 from hiermeta.priors import MuPrior, TauPrior
 
-__all__ = ["interval_bounds", "sample_selection"]
+__all__ = ["TARGET_ACCEPT", "interval_bounds", "sample_selection"]
 
 SAMPLER = "nutpie" if _nutpie_available() else "pymc"
+#: Default acceptance target: measured on the magnesium trials (egger2001), 0.95 left 2–4
+#: divergent transitions in two seeds, 0.99 none, at the same run time (~7 s).
+TARGET_ACCEPT = 0.99
 #: Stand-in for ±infinity in the interval bounds, in standard errors (an infinite bound would
 #: give 0·inf in the gradient).
 FAR = 1e3
@@ -61,7 +64,7 @@ def sample_selection(
     draws: int = 2000,
     tune: int = 1000,
     chains: int = 4,
-    target_accept: float = 0.95,
+    target_accept: float = TARGET_ACCEPT,
     random_seed: int | None = 0,
 ) -> Any:
     """Sample the model; returns an ArviZ DataTree with ``mu``, ``tau`` and ``omega`` (one per
@@ -103,7 +106,7 @@ def sample_selection(
                 tune=tune,
                 chains=chains,
                 cores=1,
-                target_accept=target_accept_ or 0.95,
+                target_accept=target_accept_ or TARGET_ACCEPT,
                 random_seed=seed,
                 progressbar=False,
                 compute_convergence_checks=False,
