@@ -133,9 +133,14 @@ def test_trimfill_matches_metafor(case: dict) -> None:
 
 
 SUPPORTED = [c for c in REFERENCE["selmodel"] if c["type"] in SELECTION_TYPES]
+#: The smooth weight functions integrate numerically (~0.5 s each): one stays in the fast suite.
+FAST_TYPES = ("stepfun", "negexp")
+SELMODEL_CASES = [
+    c if c["type"] in FAST_TYPES else pytest.param(c, marks=pytest.mark.slow) for c in SUPPORTED
+]
 
 
-@pytest.mark.parametrize("case", SUPPORTED, ids=_id)
+@pytest.mark.parametrize("case", SELMODEL_CASES, ids=_id)
 def test_selection_model_matches_metafor(case: dict) -> None:
     assert not case.get("error"), case.get("error")
     with warnings.catch_warnings():

@@ -40,3 +40,19 @@ def test_nuts_random_effects_is_calibrated() -> None:
     ranks = sbc_ranks("nuts", replicates=60, k_range=(6, 6))
     for column in ("mu", "tau"):
         assert uniformity_pvalue(ranks[column]) > SBC_ALPHA, column
+
+
+@pytest.mark.slow  # a statistical study (simulation), run by make test
+def test_model_averaging_detects_selection_and_reduces_its_bias() -> None:
+    """docs/validation/small_study_effects.md in small: publication bias raises the posterior
+    probability of small-study effects and the averaged estimate is less biased than REML.
+    With 40 literatures per scenario the mean posterior probabilities have a Monte-Carlo SE of
+    about 0.04; the expected gaps (≈ 0.25–0.3 in the full study) are far larger."""
+    from hiermeta.validation.small_study_study import small_study_study, summarise
+
+    s = summarise(small_study_study(40, seed=11))
+    for effect in ("no effect", "OR 0.75"):
+        plain, selected = s.loc[f"{effect}, no selection"], s.loc[f"{effect}, selection"]
+        assert selected["mean P(bias | y)"] > plain["mean P(bias | y)"] + 0.1
+        assert abs(selected["bias of averaged median"]) < abs(selected["bias of REML"]) / 2
+        assert plain["BF bias > 10"] <= 0.1

@@ -27,7 +27,7 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -247,7 +247,8 @@ class BiasAveraging:
             est = f"{row['median']:.3g} ({row['ci_low']:.3g}–{row['ci_high']:.3g})"
         label = m if ratio else "effect"
         probs = "; ".join(
-            f"P({label} < {t:g}) {_eq(_prob_text(row[f'P({label} < {t:g})']))}" for t in thresholds
+            f"P({label} < {t:g}) {_eq(_prob_text(cast(float, row[f'P({label} < {t:g})'])))}"
+            for t in thresholds
         )
         parts = [
             f"Averaged over {len(self._models)} models (fixed/random effects × effect/no effect "
@@ -259,12 +260,12 @@ class BiasAveraging:
             ("heterogeneity", "heterogeneity"),
             ("bias", "small-study effects (PET/PEESE)"),
         ):
-            bf = incl.loc[name, "BF_inclusion"]
+            bf = cast(float, incl.at[name, "BF_inclusion"])
             side = "for" if bf >= 1 else "against"
             parts.append(
                 f"Evidence {side} {label}: inclusion Bayes factor {_bf_text(bf)} "
-                f"({incl.loc[name, 'evidence'].split(' (')[0]}; posterior probability "
-                f"{_prob_text(incl.loc[name, 'posterior'])})."
+                f"({_bf_words(bf)}; posterior probability "
+                f"{_prob_text(cast(float, incl.at[name, 'posterior']))})."
             )
         parts.append(
             "PET and PEESE adjust for small-study effects of any cause (publication bias, but also "

@@ -19,7 +19,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -665,7 +665,7 @@ class BayesianSelection:
             else f"{s['median']:.3g} ({s['ci_low']:.3g}–{s['ci_high']:.3g})"
         )
         probs = "; ".join(
-            f"P({label} < {t:g}) {_prob(s[f'P({label} < {t:g})'])}" for t in thresholds
+            f"P({label} < {t:g}) {_prob(cast(float, s[f'P({label} < {t:g})']))}" for t in thresholds
         )
         om = self.omega()
         weights = ", ".join(f"{idx}: {row['median']:.2f}" for idx, row in list(om.iterrows())[1:])

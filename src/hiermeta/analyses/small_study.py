@@ -472,24 +472,22 @@ def _missing_count(estimator: str, signed: np.ndarray, k: int) -> tuple[float, f
     """(k0, its SE) by Duval & Tweedie's estimators, as metafor computes them."""
     if estimator == "R0":
         negative = -signed[signed < 0]
-        k0 = (k - (negative.max() if len(negative) else 0)) - 1
-        return float(k0), math.sqrt(2 * max(0.0, k0) + 2)
+        r0 = float(k - (negative.max() if len(negative) else 0) - 1)
+        return r0, math.sqrt(2 * max(0.0, r0) + 2)
     sr = float(np.sum(signed[signed > 0]))
     if estimator == "L0":
-        k0 = (4 * sr - k * (k + 1)) / (2 * k - 1)
-        var_sr = _var_sr(k, k0)
-        return k0, 4 * math.sqrt(var_sr) / (2 * k - 1)
+        l0 = (4 * sr - k * (k + 1)) / (2 * k - 1)
+        return l0, 4 * math.sqrt(_var_sr(k, l0)) / (2 * k - 1)
     radicand = 2 * k**2 - 4 * sr + 0.25
     if radicand < 0:
         raise InputError(
             "the Q0 estimator is undefined for these data (2k² − 4·Sr + ¼ < 0, where metafor "
             "fails too): use estimator='L0' or 'R0'"
         )
-    k0 = k - 0.5 - math.sqrt(radicand)
-    var_sr = _var_sr(k, k0)
-    denominator = (k - 0.5) ** 2 - k0 * (2 * k - k0 - 1)
-    se = 2 * math.sqrt(var_sr) / math.sqrt(denominator) if denominator > 0 else math.nan
-    return k0, se
+    q0 = k - 0.5 - math.sqrt(radicand)
+    denominator = (k - 0.5) ** 2 - q0 * (2 * k - q0 - 1)
+    se = 2 * math.sqrt(_var_sr(k, q0)) / math.sqrt(denominator) if denominator > 0 else math.nan
+    return q0, se
 
 
 def _var_sr(k: int, k0: float) -> float:
@@ -839,7 +837,11 @@ def small_study_effects(
     )
     bsel = None
     if bayesian_selection:
-        steps = selection_steps if selection_type == "stepfun" else (0.025,)
+        steps = (
+            selection_steps
+            if selection_type == "stepfun" and selection_steps is not None
+            else (0.025,)
+        )
         bsel = attempt(
             "The Bayesian selection model",
             lambda: bayesian_selection_model(

@@ -19,6 +19,7 @@ import argparse
 import time
 import warnings
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -82,9 +83,9 @@ def small_study_study(replicates: int, seed: int) -> pd.DataFrame:
                     "replicate": r,
                     "k": data.k,
                     "egger_p": egger.p_value,
-                    "p_bias": float(incl.loc["bias", "posterior"]),
-                    "bf_bias": float(incl.loc["bias", "BF_inclusion"]),
-                    "p_effect": float(incl.loc["effect", "posterior"]),
+                    "p_bias": cast(float, incl.at["bias", "posterior"]),
+                    "bf_bias": cast(float, incl.at["bias", "BF_inclusion"]),
+                    "p_effect": cast(float, incl.at["effect", "posterior"]),
                     "p_below_1": result.prob(0.0),
                     "bma_median": result.quantile(0.5),
                     "reml_estimate": unadjusted.estimate,
