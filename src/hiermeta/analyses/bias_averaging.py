@@ -282,8 +282,8 @@ class BiasAveraging:
             "or an effect × no bias term, PET (the standard error as predictor) or PEESE (the "
             "variance), each integrated exactly by quadrature (marginal likelihoods checked "
             "against brute-force integration).",
-            f"Priors: mu {self.mu_prior.describe(self.data.measure)}; tau "
-            f"{self.tau_prior.describe(self.data.measure)}; PET slope half-normal(0, "
+            f"Priors: mu {self.mu_prior.describe(self.data.measure).rstrip('.')}; tau "
+            f"{self.tau_prior.describe(self.data.measure).rstrip('.')}; PET slope half-normal(0, "
             f"{self.pet_sd:g}) and PEESE slope half-normal(0, {self.peese_sd:g}) on the side "
             f"where small studies show {direction} effects ({self.favoured_how}); scales as "
             "RoBMA's (Bartoš et al. 2023), half-normal instead of half-Cauchy so that each "

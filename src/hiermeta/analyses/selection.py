@@ -686,8 +686,8 @@ class BayesianSelection:
             "relative publication probabilities omega per one-sided p-value interval, the most "
             "significant fixed at 1, non-increasing (cumulative Dirichlet(1, …, 1), as RoBMA); "
             f"p-values one-sided for {'positive' if self.alternative == 'greater' else 'negative'} "
-            f"effects ({self.alternative_how}). Priors: mu {self.mu_prior.describe(self.data.measure)}; "
-            f"tau {self.tau_prior.describe(self.data.measure)}."
+            f"effects ({self.alternative_how}). Priors: mu {self.mu_prior.describe(self.data.measure).rstrip('.')}; "
+            f"tau {self.tau_prior.describe(self.data.measure).rstrip('.')}."
         ]
 
 

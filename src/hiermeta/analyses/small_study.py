@@ -396,7 +396,7 @@ class TrimFill(NamedTuple):
         return (
             f"Trim-and-fill ({self.estimator}) estimates {self.k0} missing "
             f"stud{'y' if self.k0 == 1 else 'ies'} on the {self.side} side (SE {self.se_k0:.2f}); "
-            f"with them filled in, {m.measure} {values[0]:.2f} ({values[1]:.2f}–{values[2]:.2f}). "
+            f"with {'it' if self.k0 == 1 else 'them'} filled in, {m.measure} {values[0]:.2f} ({values[1]:.2f}–{values[2]:.2f}). "
             "The filled studies are imputed mirror images, not data."
         )
 
@@ -547,9 +547,9 @@ class PetPeese(NamedTuple):
         if is_ratio:
             values = [math.exp(x) for x in values]
         why = (
-            f"PET's intercept differs from 0: p {_p_text(self.pet.limit_p_value)} < {self.alpha:g}"
+            f"PET's intercept differs from 0 at the {self.alpha:g} level, p {_p_text(self.pet.limit_p_value)}"
             if self.chosen == "PEESE"
-            else f"PET's intercept does not differ from 0 at {self.alpha:g}: p {_p_text(self.pet.limit_p_value)}"
+            else f"PET's intercept does not differ from 0 at the {self.alpha:g} level, p {_p_text(self.pet.limit_p_value)}"
         )
         return (
             f"PET-PEESE: {self.chosen} gives {measure} {values[0]:.2f} "
@@ -805,6 +805,18 @@ def small_study_effects(
             return None
 
     regression = attempt("The regression test", lambda: regtest(f, predictor))
+    if regression is not None and regression.p_value < 0.10:
+        expected = -1.0 if favoured == "lower" else 1.0
+        if np.sign(regression.slope) != expected and predictor in ("sei", "vi"):
+            notes.append(
+                "The regression test finds asymmetry in the direction opposite to the one "
+                f"assumed: smaller studies report {'higher' if favoured == 'lower' else 'lower'} "
+                f"{f.data.measure if f.data.is_ratio else 'effects'}, not more. "
+                "Publication bias rarely produces this; look for heterogeneity related to study "
+                "size (e.g. designs or populations that differ between small and large studies). "
+                "The selection models and PET/PEESE priors point the assumed way and do not "
+                "model it."
+            )
     rank = attempt("The rank test", lambda: ranktest(f))
     tf = (
         attempt("Trim-and-fill", lambda: trimfill(f, trimfill_estimator))

@@ -908,8 +908,12 @@ def funnel_plot(
     ax.set_xlim(low, high)
     ax.set_ylim(top, 0.0)
     if is_ratio:
-        nice = np.array([0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 2, 3, 5, 10, 20])
-        ticks = np.log(nice[(np.log(nice) >= low) & (np.log(nice) <= high)])
+        nice = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10, 20]
+        ticks: list[float] = []
+        for value in nice:  # in range, and never closer than a twelfth of the axis
+            t = float(np.log(value))
+            if low <= t <= high and (not ticks or t - ticks[-1] >= (high - low) / 12):
+                ticks.append(t)
         ax.set_xticks(ticks, [f"{np.exp(t):g}" for t in ticks])
         ax.set_xlabel(f"{measure} (log scale)")
     else:
