@@ -90,6 +90,7 @@ def test_cli_fit_small_study_flag(tmp_path: Path, capsys: pytest.CaptureFixture[
         ("[small_study]\naveraging = 'yes'", "averaging must be true or false"),
         ("[small_study]\nfavoured = 'down'", "favoured = 'down' is not valid"),
         ("[small_study]\nbias = true", "unknown key 'bias' in [small_study]"),
+        ("[small_study]\nsteps = [0.05, 1.5]", "steps must be one-sided p-values between 0 and 1"),
     ],
 )
 def test_bad_small_study_spec_is_one_line(tmp_path: Path, table: str, message: str, capsys) -> None:
@@ -145,3 +146,10 @@ def test_api_inputs_are_named() -> None:
         hm.selection_model(fit, "stepfun", steps=["a"])
     with pytest.raises(hm.InputError, match="alternative"):
         hm.selection_model(fit, "stepfun", alternative="up")
+    for call in (
+        lambda: hm.regtest(fit, ci_level=95),
+        lambda: hm.selection_model(fit, ci_level=1.5),
+        lambda: hm.bias_averaging(fit, ci_level="high"),
+    ):
+        with pytest.raises(hm.InputError, match="ci_level"):
+            call()

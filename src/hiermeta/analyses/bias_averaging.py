@@ -35,7 +35,7 @@ import pandas as pd
 from hiermeta.analyses.small_study import favoured_direction
 from hiermeta.data.effects import EffectData
 from hiermeta.engines.exact.averaging import BIAS_TERMS, AveragedModel, Mixture, fit_model
-from hiermeta.errors import InputError, unknown_option
+from hiermeta.errors import InputError, check_level, unknown_option
 from hiermeta.priors import Normal
 from hiermeta.priors.defaults import default_mu, default_tau
 from hiermeta.priors.families import MuPrior, TauPrior
@@ -408,8 +408,7 @@ def bias_averaging(
     for name, value in (("pet_sd", pet_sd), ("peese_sd", peese_sd)):
         if not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
             raise InputError(f"{name} must be a positive number; got {value!r}")
-    if not isinstance(ci_level, float | int) or not 0 < ci_level < 1:
-        raise InputError(f"ci_level must be in (0, 1); got {ci_level!r}")
+    ci_level = check_level(ci_level)
     y, se = np.asarray(data.y, dtype=float), np.asarray(data.se, dtype=float)
     if favoured == "auto":
         favoured, how = favoured_direction(data), "the direction of the random-effects estimate"

@@ -28,7 +28,7 @@ from scipy import optimize, special, stats
 from hiermeta.data.effects import EffectData
 from hiermeta.engines.frequentist import FrequentistResult, frequentist
 from hiermeta.engines.nuts.selection import TARGET_ACCEPT
-from hiermeta.errors import ConvergenceWarning, InputError, unknown_option
+from hiermeta.errors import ConvergenceWarning, InputError, check_level, unknown_option
 
 __all__ = [
     "SELECTION_TYPES",
@@ -335,6 +335,8 @@ def selection_model(
         ones (a benefit as HR < 1), or ``"two.sided"``.
     """
     f = _prepare(fit)
+    if ci_level is not None:
+        ci_level = check_level(ci_level)
     if type not in SELECTION_TYPES:
         raise unknown_option("selection model type", type, SELECTION_TYPES)
     if alternative not in ALTERNATIVES:
@@ -390,7 +392,7 @@ def selection_model(
         warnings.warn(notes[-1], ConvergenceWarning, stacklevel=2)
     cov = _covariance(negll, theta, fixed)
     se = np.sqrt(np.diag(cov)) if cov is not None else np.full(len(theta), np.nan)
-    level = f.ci_level if ci_level is None else ci_level
+    level = f.ci_level if ci_level is None else float(ci_level)
     crit = float(stats.norm.ppf(0.5 + level / 2))
     ll = -float(best.fun)
     ml = frequentist(f.data, "FE" if fixed else "ML")

@@ -28,7 +28,7 @@ from scipy import stats
 from hiermeta.data.effects import EffectData
 from hiermeta.engines.frequentist import FrequentistResult, frequentist
 from hiermeta.engines.frequentist.tau2 import estimate_tau2
-from hiermeta.errors import HiermetaWarning, InputError, unknown_option
+from hiermeta.errors import HiermetaWarning, InputError, check_level, unknown_option
 from hiermeta.results.heterogeneity import gls
 
 __all__ = [
@@ -252,7 +252,7 @@ def regtest(
         reg = _weighted_lm(y, v, X)
     se = np.sqrt(np.diag(reg.cov))
     z = float(reg.beta[1] / se[1])
-    level = f.ci_level if ci_level is None else ci_level
+    level = f.ci_level if ci_level is None else check_level(ci_level)
     if predictor in _LIMIT_PREDICTORS:
         crit = _critical(level, reg.df)
         est, est_se = float(reg.beta[0]), float(se[0])

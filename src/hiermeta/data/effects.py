@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -270,6 +270,14 @@ class EffectData:
         for column in self.covariates.columns:
             frame[column] = self.covariates[column].to_numpy()
         return frame
+
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        return {label: i for i, label in enumerate(self.study)}
+
+    def position(self, label: str) -> int | None:
+        """Index of the study labelled ``label`` (None if there is none); constant time."""
+        return self._positions.get(label)
 
     def subset(self, mask: Sequence[bool] | np.ndarray) -> EffectData:
         """Return the studies where ``mask`` is true (a new object; this one is unchanged)."""

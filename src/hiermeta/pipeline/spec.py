@@ -535,6 +535,13 @@ SMALL_STUDY_CHOICES: dict[str, tuple[str, ...]] = {
 
 
 def _check_small_study(raw: dict[str, Any], where: str) -> None:
+    steps = raw.get("small_study", {}).get("steps", [])
+    bad = [x for x in steps if not 0 < x < 1]
+    if bad:
+        raise SpecError(
+            f"{where}: [small_study] steps must be one-sided p-values between 0 and 1 "
+            f"(exclusive); got {bad[0]!r}"
+        )
     for key, choices in SMALL_STUDY_CHOICES.items():
         value = raw.get("small_study", {}).get(key)
         if value is not None and value not in choices:

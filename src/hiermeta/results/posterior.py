@@ -234,7 +234,10 @@ class BayesianResult(MetaResult):
         return names + [f"theta[{s}]" for s in self.data.study]
 
     def _posterior_checked(self, param: str) -> ScalarPosterior:
-        if param not in self.parameters():
+        # a study's effect is looked up in constant time (a forest plot asks for every study)
+        study = param[6:-1] if param.startswith("theta[") and param.endswith("]") else None
+        known = self.data.position(study) is not None if study is not None else None
+        if not known and param not in self.parameters():
             raise unknown_option("parameter", param, self.parameters())
         return self.posterior(param)
 

@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import special
 
 from hiermeta.data.design import Coding, Design, build_design
@@ -33,7 +34,7 @@ from hiermeta.engines.exact.quadrature import (
     normal_mixture_cdf,
     normal_mixture_pdf,
 )
-from hiermeta.errors import InputError
+from hiermeta.errors import InputError, unknown_option
 from hiermeta.priors import MuPrior, TauPrior
 from hiermeta.priors.defaults import default_beta, default_mu, default_tau
 from hiermeta.results.posterior import BayesianResult, ScalarPosterior
@@ -205,7 +206,10 @@ class ExactResult(BayesianResult):
             c = self._vector(inner or "mu")
             return self._linear(c, self._tau**2)
         if param.startswith("theta[") and param.endswith("]"):
-            return self._shrinkage(self.data.study.index(param[6:-1]))
+            i = self.data.position(param[6:-1])
+            if i is None:
+                raise unknown_option("study", param[6:-1], list(self.data.study))
+            return self._shrinkage(i)
         return self._linear(self._vector(param))
 
     def parameters(self) -> list[str]:
@@ -222,6 +226,31 @@ class ExactResult(BayesianResult):
         mean = b * self.model.y[i] + (1 - b) * (self._mean @ x)
         var = tau2 * s2 / (tau2 + s2) + (1 - b) ** 2 * np.einsum("i,nij,j->n", x, self._cov, x)
         return NormalMixture(self._weight, mean, np.sqrt(var))
+
+    def study_effects(self, ci_level: float | None = None) -> pd.DataFrame:
+        """Every study's shrunken effect (median and interval), all studies in one batched
+        quantile solve (the per-study mixtures of :meth:`_shrinkage`, vectorised)."""
+        level = self._level(ci_level)
+        tail = (1 - level) / 2
+        probs = np.array([tail, 0.5, 1 - tail])
+        X, y, v = self.design.X, self.model.y, self.model.v
+        tau2 = self._tau[None, :] ** 2  # (1, N)
+        out = np.empty((self.data.k, 3))
+        step = max(1, DRAW_BLOCK_CELLS // max(len(self._tau), 1))
+        for start in range(0, self.data.k, step):
+            rows = slice(start, start + step)
+            s2 = v[rows, None]
+            b = tau2 / (tau2 + s2)
+            fitted = X[rows] @ self._mean.T  # (k, N)
+            spread = np.einsum("kp,npq,kq->kn", X[rows], self._cov, X[rows])
+            mean = b * y[rows, None] + (1 - b) * fitted
+            sd = np.sqrt(tau2 * s2 / (tau2 + s2) + (1 - b) ** 2 * spread)
+            weight = np.broadcast_to(self._weight, mean.shape)
+            out[rows] = mixture_quantiles(weight, mean, np.maximum(sd, 1e-300), probs)
+        return pd.DataFrame(
+            {"estimate": out[:, 1], "low": out[:, 0], "high": out[:, 2]},
+            index=pd.Index(self.data.study, name="study"),
+        )
 
     def linear(self, c: np.ndarray) -> ScalarPosterior:
         return self._linear(np.asarray(c, dtype=float))
@@ -267,11 +296,14 @@ class ExactResult(BayesianResult):
         raise InputError(f"unknown hypothesis {hypothesis!r}; valid options are 'tau=0', 'mu=0'")
 
     # ------------------------------------------------------------------ draws
-    def draws(self, n: int = 4000, random_seed: int | None = None) -> dict[str, np.ndarray]:
+    def draws(
+        self, n: int = 4000, random_seed: int | None = None, studies: bool = True
+    ) -> dict[str, np.ndarray]:
         """iid posterior draws of tau, the coefficients, study effects and the predictive.
 
         tau is drawn by inverting its CDF tabulated on 4,000 points (error far below the
-        Monte-Carlo error of the draws); the rest exactly given tau.
+        Monte-Carlo error of the draws); the rest exactly given tau. ``studies=False`` skips the
+        study effects (``theta`` is then absent; the other draws are the same).
         """
         rng = np.random.default_rng(self.random_seed if random_seed is None else random_seed)
         edges = self.grid.tau_of(self.grid.edges)
@@ -279,27 +311,36 @@ class ExactResult(BayesianResult):
         cdf = self.grid.cdf(table)
         cdf[0], cdf[-1] = 0.0, 1.0
         tau = np.interp(rng.uniform(size=n), cdf, table)
-        cond = conditional(self.model, tau)
-        chol = np.linalg.cholesky(cond.cov)
-        beta = cond.mean + np.einsum("nij,nj->ni", chol, rng.standard_normal((n, self.design.p)))
-        fitted = beta @ self.design.X.T  # (n, k)
-        tau2 = tau[:, None] ** 2
-        s2 = self.model.v[None]
-        shrink_mean = (self.model.y[None] * tau2 + fitted * s2) / (tau2 + s2)
-        shrink_sd = np.sqrt(tau2 * s2 / (tau2 + s2))
-        theta = shrink_mean + shrink_sd * rng.standard_normal(fitted.shape)
-        predictive = beta[:, 0] + tau * rng.standard_normal(n)
-        return {"tau": tau, "beta": beta, "theta": theta, "predictive": predictive}
+        # the conditional posterior of the coefficients given each drawn tau, in blocks of
+        # draws: one (draws × studies) block at a time bounds the memory for large k
+        step = max(1, DRAW_BLOCK_CELLS // max(self.data.k, 1))
+        blocks = [conditional(self.model, tau[i : i + step]) for i in range(0, n, step)]
+        mean = np.concatenate([c.mean for c in blocks])
+        chol = np.linalg.cholesky(np.concatenate([c.cov for c in blocks]))
+        beta = mean + np.einsum("nij,nj->ni", chol, rng.standard_normal((n, self.design.p)))
+        out = {"tau": tau, "beta": beta}
+        if studies:
+            fitted = beta @ self.design.X.T  # (n, k)
+            tau2 = tau[:, None] ** 2
+            s2 = self.model.v[None]
+            shrink_mean = (self.model.y[None] * tau2 + fitted * s2) / (tau2 + s2)
+            shrink_sd = np.sqrt(tau2 * s2 / (tau2 + s2))
+            out["theta"] = shrink_mean + shrink_sd * rng.standard_normal(fitted.shape)
+        else:  # the same stream as with studies (predictive draws identical), in blocks
+            for i in range(0, n, step):
+                rng.standard_normal((min(step, n - i), self.data.k))
+        out["predictive"] = beta[:, 0] + tau * rng.standard_normal(n)
+        return out
 
     @cached_property
     def idata(self) -> Any:
-        """iid draws as an ArviZ DataTree (1 chain × 4000 draws), seeded by ``random_seed``."""
-        from hiermeta.results.idata import to_datatree
+        """iid draws as an ArviZ DataTree (1 chain × 4000 draws), seeded by ``random_seed``;
+        per-study draws only up to :data:`~hiermeta.results.idata.PER_STUDY_DRAWS_MAX` studies."""
+        from hiermeta.results.idata import PER_STUDY_DRAWS_MAX, to_datatree
 
-        d = self.draws(4000)
-        return to_datatree(
-            self, d["tau"][None], d["beta"][None], d["theta"][None], d["predictive"][None]
-        )
+        d = self.draws(4000, studies=self.data.k <= PER_STUDY_DRAWS_MAX)
+        theta = d["theta"][None] if "theta" in d else None
+        return to_datatree(self, d["tau"][None], d["beta"][None], theta, d["predictive"][None])
 
 
 def _coefficient_prior(
@@ -358,6 +399,10 @@ def _checked_tau_prior(tau_prior: TauPrior, data: EffectData, model: LinearModel
         raise InputError("flat coefficient priors with an improper tau prior need more studies")
     return tau_prior
 
+
+#: Draws × studies per block when :meth:`ExactResult.draws` evaluates the conditional posterior
+#: (8 MB per temporary array).
+DRAW_BLOCK_CELLS = 1_000_000
 
 #: Panels of the shared grid of :func:`fit_exact_many` (wider than one prior's: more panels).
 SHARED_PANELS = 64

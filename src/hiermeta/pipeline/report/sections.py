@@ -23,14 +23,16 @@ from hiermeta.pipeline.report.statements import (
     probability_statements,
 )
 from hiermeta.results.contract import MetaResult
+from hiermeta.results.idata import PER_STUDY_DRAWS_MAX
 from hiermeta.results.intervals import PI_KIND_TEXT, format_probability, probability_text
 
 __all__ = ["benefit", "blocks", "display_name", "methods", "statements", "thresholds"]
 
 #: Above this many studies posterior.nc keeps no per-study draws (study effects, pointwise
 #: log-likelihood, replicated data): 4,000 draws × 2,000 studies would be 64 MB. The summaries
-#: of every study are in the report and summary.json; the API gives the draws.
-POSTERIOR_MAX_STUDIES = 150
+#: of every study are in the report and summary.json; the API gives the draws. One limit with
+#: the exact engine's DataTree (which then draws no study effects at all).
+POSTERIOR_MAX_STUDIES = PER_STUDY_DRAWS_MAX
 
 
 # ------------------------------------------------------------------------------ settings
