@@ -168,3 +168,85 @@ def test_log_se_input_with_zero_negative_or_missing_se(y: list, se: list) -> Non
         assert (data.se > 0).all()
         hm.frequentist(data).to_dict()
         hm.bayesian(data).prob(1.0)
+
+
+# ------------------------------------------------------------------ hiermeta batch
+BATCH_OPTION = st.sampled_from(
+    [
+        [],
+        ["--engine", "REML"],
+        ["--engine", "DL", "--engine", "exact"],
+        ["--engine", "bogus"],
+        ["--tau-prior", "HalfNormal(0.5)"],
+        ["--tau-prior", "HalfNormal(-1)"],
+        ["--tau-prior", "nonsense("],
+        ["--mu-prior", "normal(0, 1e400)"],
+        ["--ci-level", "95"],
+        ["--ci-level", "abc"],
+        ["--draws", "-1"],
+        ["--draws", "100"],
+        ["--chains", "0"],
+        ["--measure", "XYZ"],
+        ["--measure", "OR"],
+        ["--leave-one-out"],
+        ["--small-study"],
+        ["--seed", "-3"],
+        ["--analysis", "missing_column"],
+        ["--moderator", "nope"],
+        ["--workers", "0"],
+    ]
+)
+ID = st.one_of(
+    st.sampled_from(["a", "b", "007", "7", "=HYPERLINK(1)", "\x1b[31m", "NA"]), st.text(max_size=4)
+)
+
+
+@st.composite
+def batch_tables(draw: st.DrawFn) -> pd.DataFrame:
+    n = draw(st.integers(0, 8))
+    return pd.DataFrame(
+        {
+            "analysis": [draw(ID) for _ in range(n)],
+            "study": [draw(LABEL) for _ in range(n)],
+            "y": [draw(CELL) for _ in range(n)],
+            "se": [draw(CELL) for _ in range(n)],
+        },
+        dtype=object,
+    )
+
+
+@pytest.mark.slow  # property-based fuzzing with a fixed budget
+@settings(
+    max_examples=200,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(frame=batch_tables(), options=st.lists(BATCH_OPTION, max_size=2))
+def test_batch_cli_gives_rows_or_one_line_errors(
+    frame: pd.DataFrame, options: list[list[str]], tmp_path_factory, capsys
+) -> None:
+    """Hostile tables and option values: exit 0 (a table, failed rows allowed) or exit 2 with
+    one line naming the problem — never a traceback, never raw control characters, never a
+    formula cell — and a refused batch writes no folder."""
+    folder = tmp_path_factory.mktemp("batchfuzz")
+    csv = folder / "tasks.csv"
+    frame.to_csv(csv, index=False)
+    out = folder / "out"
+    args = ["batch", str(csv), "--out", str(out), "--y", "y", "--se", "se", "--study", "study"]
+    args += ["--no-progress", *[item for option in options for item in option]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            code = main(args)
+        except SystemExit as stop:  # argparse: an invalid choice or value
+            code = stop.code
+    err = capsys.readouterr().err
+    assert code in (0, 2), err
+    assert "Traceback" not in err and "\x1b" not in err
+    if code == 2:
+        assert err.strip(), "an error must say what was wrong"
+        assert not (out / "results.csv").exists()
+    if code == 0 and (out / "results.csv").exists():
+        text = (out / "results.csv").read_text(encoding="utf-8")
+        assert "\n=" not in text and ",=" not in text  # formulas neutralised

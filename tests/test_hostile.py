@@ -3,6 +3,7 @@ adversarial pass — it fails on the code before the fix — and checks the clea
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -504,3 +505,51 @@ def test_every_file_of_a_batch_folder_has_one_mode(tmp_path: Path) -> None:
         if p.name != ".lock"
     }
     assert len(set(modes.values())) == 1, modes
+
+
+def _disk_full_on(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Make writing the file ``name`` fail as a full disk does (works as root, unlike a
+    read-only folder, which root may write anyway)."""
+    import errno
+
+    real = Path.write_text
+
+    def full(self: Path, *args: object, **kwargs: object) -> int:
+        if self.name == name or self.name.startswith(f".{name}"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "write_text", full)
+
+
+def test_a_full_disk_during_a_report_is_one_line_and_leaves_nothing_half_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_text('[data]\ndataset = "bcg"\n[engines]\nfrequentist = ["REML"]\n')
+    _disk_full_on(monkeypatch, "summary.json")
+    assert main(["run", str(spec), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder
+
+
+def test_a_full_disk_at_the_end_of_a_batch_keeps_every_finished_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = tmp_path / "tasks.csv"
+    frame = hm.load_effects("bcg").to_frame()
+    pd.concat([frame.assign(analysis="a"), frame.assign(analysis="b")]).to_csv(csv, index=False)
+    out = tmp_path / "out"
+    args = ["batch", str(csv), "--out", str(out), "--y", "y", "--se", "se", "--measure", "RR"]
+    _disk_full_on(monkeypatch, "results.csv")
+    assert main([*args, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "Traceback" not in err
+    rows = [json.loads(line) for line in (out / "rows.jsonl").read_text().splitlines()]
+    assert sorted(r["analysis"] for r in rows) == ["a", "b"]
+    monkeypatch.undo()  # space again: the same command finishes without refitting
+    assert main([*args, "--no-progress"]) == 0
+    assert (out / "results.csv").is_file()

@@ -274,6 +274,26 @@ def _as_list(value: Any, kind: str) -> list[Any]:
     return [from_spec(v, kind) if isinstance(v, str | dict) else v for v in items]
 
 
+def _check_options_have_takers(
+    engines: Sequence[str], nuts: Mapping[str, Any] | None, frequentist: Mapping[str, Any] | None
+) -> None:
+    """Options no task would use are an error, not silently dropped (``--draws 100`` with only
+    the exact engine would otherwise look like it did something)."""
+    for given, bayesian, kind, hint in (
+        (nuts, True, "nuts", "engine='nuts' (CLI: --engine nuts)"),
+        (frequentist, False, "frequentist", "a frequentist engine such as 'REML'"),
+    ):
+        if not given:
+            continue
+        takers = [e for e in engines if get_engine(e).bayesian == bayesian and get_engine(e).options]
+        if not takers:
+            raise InputError(
+                f"{kind} options {sorted(given)} apply to {kind} tasks, but no engine of this "
+                f"batch takes them (engines: {', '.join(dict.fromkeys(engines))}): add {hint} "
+                "or leave them out"
+            )
+
+
 def make_tasks(
     datasets: Mapping[str, EffectData | BaseException] | Sequence[EffectData],
     engine: str | Sequence[str] = "exact",
@@ -301,6 +321,7 @@ def make_tasks(
     for name in engines:
         if name not in BATCH_ENGINES:
             raise unknown_option("engine", name, BATCH_ENGINES)
+    _check_options_have_takers(engines, nuts, frequentist)
     taus = _as_list(tau_prior, "tau")
     mus = _as_list(mu_prior, "mu")
     if isinstance(moderators, str):
