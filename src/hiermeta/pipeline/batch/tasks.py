@@ -285,7 +285,9 @@ def _check_options_have_takers(
     ):
         if not given:
             continue
-        takers = [e for e in engines if get_engine(e).bayesian == bayesian and get_engine(e).options]
+        takers = [
+            e for e in engines if get_engine(e).bayesian == bayesian and get_engine(e).options
+        ]
         if not takers:
             raise InputError(
                 f"{kind} options {sorted(given)} apply to {kind} tasks, but no engine of this "
