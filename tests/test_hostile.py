@@ -553,3 +553,173 @@ def test_a_full_disk_at_the_end_of_a_batch_keeps_every_finished_row(
     monkeypatch.undo()  # space again: the same command finishes without refitting
     assert main([*args, "--no-progress"]) == 0
     assert (out / "results.csv").is_file()
+
+
+#: Spec values that used to crash `hiermeta run` with a traceback (or be ignored): each must
+#: stop before anything runs with one line naming the key.
+BAD_SPEC_VALUES = [
+    ('[data]\ndataset = "bcg"\nestimate = ["hr"]', "[data] estimate must be text"),
+    ('[data]\ncsv = "x.csv"\nsep = 1', "[data] sep must be one character"),
+    ('[data]\ncsv = "x.csv"\ndecimal = 1', "[data] decimal must be one character"),
+    ('[data]\ncsv = "x.csv"\nsep = ";;"', "[data] sep must be one character"),
+    ('[data]\ndataset = "bcg"\n[model]\nlevels = "rct"', "[model] levels must be a table"),
+    (
+        '[data]\ndataset = "bcg"\n[model]\nlevels = { alloc = 1 }',
+        "[model] levels.alloc must be a list",
+    ),
+    ('[data]\ndataset = "bcg"\n[model]\ncoding = 1', "[model] coding must be a table"),
+    (
+        '[data]\ndataset = "bcg"\n[model]\nsubgroup_tau = "yes"',
+        "[model] subgroup_tau must be true or false",
+    ),
+    (
+        '[data]\ndataset = "bcg"\n[nuts]\nrandom_seed = "x"',
+        "[nuts] random_seed must be a whole number",
+    ),
+    (
+        '[data]\ndataset = "bcg"\n[nuts]\ntarget_accept = 1.5',
+        "[nuts] target_accept must be a number between 0 and 1",
+    ),
+    ('[data]\ndataset = "bcg"\n[nuts]\ndraws = -1', "[nuts] draws must be a whole number ≥ 1"),
+    ('[data]\ndataset = "bcg"\n[nuts]\ndraws = "100"', "[nuts] draws must be a whole number ≥ 1"),
+    (
+        '[data]\ndataset = "bcg"\n[influence]\ngosh_subsets = -5',
+        "[influence] gosh_subsets must be a whole number ≥ 1",
+    ),
+    (
+        '[data]\ndataset = "bcg"\n[influence]\nleave_one_out = "no"',
+        "[influence] leave_one_out must be true or false",
+    ),
+    ('[data]\ndataset = "bcg"\n[cumulative]\norder = 1', "[cumulative] order must be text"),
+    (
+        '[data]\ndataset = "bcg"\n[cumulative]\nlevel = 95',
+        "[cumulative] level must be a number between 0 and 1",
+    ),
+    (
+        '[simulation]\nk = "x"\ntau = 0.1\nhr = { a = 0.8 }\nstrata = { a = 4 }\nrandom_seed = 1',
+        "[simulation] k must be a whole number ≥ 1",
+    ),
+    (
+        "[simulation]\nk = 4\ntau = -1\nhr = { a = 0.8 }\nstrata = { a = 4 }\nrandom_seed = 1",
+        "[simulation] tau must be a number ≥ 0",
+    ),
+    (
+        "[simulation]\nk = 4\ntau = 0.1\nhr = -1\nstrata = { a = 4 }\nrandom_seed = 1",
+        "[simulation] hr must be a table",
+    ),
+    (
+        "[simulation]\nk = 4\ntau = 0.1\nhr = { a = -0.8 }\nstrata = { a = 4 }\nrandom_seed = 1",
+        "[simulation] hr.a must be a positive ratio",
+    ),
+    (
+        "[simulation]\nk = 4\ntau = 0.1\nhr = { a = 0.8 }\nstrata = 3\nrandom_seed = 1",
+        "[simulation] strata must be a table",
+    ),
+    (
+        "[simulation]\nk = 4\ntau = 0.1\nhr = { a = 0.8 }\nstrata = { a = 4 }\nrandom_seed = -1",
+        "[simulation] random_seed must be a whole number ≥ 0",
+    ),
+    (
+        '[data]\ndataset = "bcg"\n[report]\nci_level = "0.9"',
+        "[report] ci_level must be a finite number",
+    ),
+]
+
+
+@pytest.mark.parametrize(("toml", "message"), BAD_SPEC_VALUES, ids=[m for _, m in BAD_SPEC_VALUES])
+def test_bad_spec_values_stop_run_with_one_line_naming_the_key(
+    tmp_path: Path, toml: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "x.csv").write_text("study,hr,lo,hi\nA,0.8,0.6,1.1\nB,0.7,0.5,0.9\n")
+    spec = tmp_path / "bad.toml"
+    spec.write_text(toml + "\n")
+    out = tmp_path / "out"
+    assert main(["run", str(spec), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_one_rule_for_seeds_and_draw_counts_on_every_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = hm.load_effects("bcg")
+    for call in (
+        lambda: hm.bayesian(data, random_seed=-1),  # the exact engine took it silently
+        lambda: hm.bayesian(data, random_seed="x"),
+        lambda: hm.bayesian(data).draws(-1),  # was numpy's "negative dimensions"
+        lambda: hm.bayesian(data).draws(0),
+        lambda: hm.bayesian(data).draws(10, random_seed=-2),
+    ):
+        with pytest.raises(hm.InputError, match="must be a whole number"):
+            call()
+    csv = tmp_path / "s.csv"
+    data.to_frame().to_csv(csv, index=False)
+    args = ["fit", str(csv), "--y", "y", "--se", "se", "--measure", "RR", "--study", "study"]
+    assert main([*args, "--seed", "-3"]) == 2  # as `hiermeta batch --seed -3`
+    assert "random_seed must be a whole number ≥ 0" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # a subprocess that starts sampling, then Ctrl-C
+def test_ctrl_c_stops_hiermeta_fit_with_exit_130_and_no_output_folder(tmp_path: Path) -> None:
+    hm.load_effects("bcg").to_frame().to_csv(tmp_path / "s.csv", index=False)
+    wrapper = tmp_path / "run.py"
+    wrapper.write_text(
+        "import sys\nfrom hiermeta.cli import main\nprint('START', flush=True)\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    command = [sys.executable, str(wrapper), "fit", "s.csv", "--y", "y", "--se", "se"]
+    command += ["--measure", "RR", "--study", "study", "--engine", "nuts", "--out", "report"]
+    command += ["--no-progress"]
+    # draws are the spec default; a fit of k = 13 takes a few seconds: interrupt early
+    code, seconds, err = _interrupt(command, 4.0, tmp_path)
+    assert code == 130 and seconds < STOP_WITHIN_S, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not (tmp_path / "report").exists()
+
+
+def test_out_as_a_dangling_symlink_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    link = tmp_path / "dangling"
+    link.symlink_to(tmp_path / "nowhere" / "at-all")
+    csv = tmp_path / "s.csv"
+    hm.load_effects("bcg").to_frame().assign(analysis="a").to_csv(csv, index=False)
+    spec = tmp_path / "s.toml"
+    spec.write_text('[data]\ndataset = "bcg"\n[engines]\nfrequentist = ["REML"]\n')
+    fit = ["fit", str(csv), "--y", "y", "--se", "se", "--measure", "RR", "--study", "study"]
+    batch = ["batch", str(csv), "--y", "y", "--se", "se", "--measure", "RR", "--no-progress"]
+    for args in (
+        [*fit, "--out", str(link)],
+        ["run", str(spec), "--out", str(link)],
+        [*batch, "--out", str(link)],
+    ):
+        assert main(args) == 2, args[0]
+        err = capsys.readouterr().err
+        assert str(link) in err and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) == 1, err
+        assert link.is_symlink() and not link.exists()  # nothing written through the link
+
+
+@pytest.mark.slow  # writes two full reports
+def test_hostile_spec_names_and_levels_are_escaped_at_every_sink(tmp_path: Path) -> None:
+    csv = tmp_path / "d.csv"
+    csv.write_text(
+        "study,hr,lo,hi,design\nA,0.8,0.6,1.1,<b>rct</b>\nB,0.7,0.5,0.9,<b>rct</b>\n"
+        "C,0.9,0.7,1.2,obs\nD,0.6,0.4,0.9,obs\n"
+    )
+    hostile = tmp_path / "<img src=x onerror=alert(1)>.toml"
+    body = (
+        '[data]\ncsv = "d.csv"\nestimate = "hr"\nlower = "lo"\nupper = "hi"\nstudy = "study"\n'
+        'covariates = ["design"]\n[model]\nmoderators = ["design"]\n[engines]\nfrequentist = ["REML"]\n'
+    )
+    hostile.write_text(body)
+    (tmp_path / "plain.toml").write_text(body)
+    out = tmp_path / "out"
+    assert main(["run", str(hostile), str(tmp_path / "plain.toml"), "--out", str(out)]) == 0
+    pages = [out / "index.html", *out.glob("*/report.html"), *out.glob("*/report.md")]
+    assert len(pages) == 5
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "<img src=x" not in text and "<b>rct</b>" not in text, page

@@ -478,6 +478,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
         _say(datasets().drop(columns=["source"]).to_string())
         return 0
+    if getattr(args, "out", None):
+        _check_out(Path(args.out))  # before anything runs
     if args.command == "batch":
         return _run_batch(args)
     # progress tables only on a terminal; logs and CI get one line per sampling attempt
@@ -508,6 +510,17 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.json:
         _say_json(summary, indent=2, ensure_ascii=False)
     return 0
+
+
+def _check_out(out: Path) -> None:
+    """``--out`` must be a folder or a path that can become one: not a file, not a broken
+    symbolic link (writing would fail only after the whole analysis)."""
+    if out.is_symlink() and not out.exists():
+        raise InputError(
+            f"--out {str(out)!r} is a broken symbolic link (to {str(out.readlink())!r})"
+        )
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {str(out)!r} exists and is not a folder")
 
 
 def _log_attempts(progress: bool) -> None:

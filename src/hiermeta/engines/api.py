@@ -8,7 +8,7 @@ from typing import Any, Literal
 from hiermeta.data.design import Coding
 from hiermeta.data.effects import EffectData
 from hiermeta.engines.registry import get_engine
-from hiermeta.errors import InputError
+from hiermeta.errors import InputError, check_seed
 from hiermeta.priors import MuPrior, TauPrior, from_spec
 from hiermeta.results.posterior import BayesianResult
 
@@ -62,6 +62,7 @@ def bayesian(
         where = f"engine={chosen.name!r}"
         valid = f"; it takes {', '.join(chosen.options)}" if chosen.options else "; it takes none"
         raise InputError(f"options {unknown} do not apply to {where}{valid}")
+    random_seed = check_seed(random_seed)  # one rule for every engine (NUTS checks it too)
     result: BayesianResult = chosen.fit(
         data,
         mu_prior=_prior(mu_prior, "mu"),

@@ -42,6 +42,12 @@ __all__ = [
     "spec_from_dict",
 ]
 
+#: Converter arguments that name a column of the table (text in a spec).
+_COLUMN_ARGUMENTS = sorted(
+    {name for kind in CONVERTERS for name in converter_arguments(kind)[0]}
+    | {"study", "se", "variance", "p", "invert"}
+)
+
 #: The ``[nested]`` keys that are arguments of :func:`hiermeta.read_nested`.
 NESTED_COLUMNS = (
     "cohort", "population", "estimate", "lower", "upper", "y", "se", "ci_level", "shares",
@@ -506,6 +512,48 @@ _TYPES: dict[tuple[str, str], str] = {
     ("engines", "ci"): "texts",
     ("report", "thresholds"): "numbers",
     ("report", "treatment"): "text",
+    ("report", "ci_level"): "number",  # its range (with a percent hint): Spec.ci_level
+    ("report", "subgroup"): "text",
+    ("report", "benefit"): "text",
+    ("report", "pi_kind"): "text",
+    # columns of the converters, and the CSV dialect
+    **{("data", name): "text" for name in _COLUMN_ARGUMENTS},
+    ("data", "sep"): "char",
+    ("data", "decimal"): "char",
+    ("data", "subset"): "text",
+    ("data", "outcome"): "text",
+    ("data", "input"): "text",
+    ("data", "measure"): "text",
+    ("data", "cluster"): "text",
+    ("data", "add"): "nonnegative",
+    ("data", "to"): "text",
+    ("data", "drop00"): "bool",
+    ("model", "levels"): "table",
+    ("model", "coding"): "table",
+    ("model", "subgroup_tau"): "bool",
+    ("model", "multilevel"): "bool",
+    ("model", "random_effects"): "text",
+    ("nuts", "draws"): "count",
+    ("nuts", "tune"): "whole",
+    ("nuts", "chains"): "count",
+    ("nuts", "target_accept"): "probability",
+    ("nuts", "random_seed"): "whole",
+    ("nuts", "parameterisation"): "text",
+    ("sensitivity", "catalogue"): "text",
+    ("sensitivity", "engine"): "text",
+    ("influence", "leave_one_out"): "bool",
+    ("influence", "diagnostics"): "bool",
+    ("influence", "gosh"): "bool",
+    ("influence", "gosh_subsets"): "count",
+    ("cumulative", "order"): "text",
+    ("cumulative", "level"): "probability",
+    ("simulation", "k"): "count",
+    ("simulation", "tau"): "nonnegative",
+    ("simulation", "hr"): "table",
+    ("simulation", "strata"): "table",
+    ("simulation", "random_seed"): "whole",
+    ("simulation", "events"): "numbers",
+    ("simulation", "stratum"): "text",
     ("nested", "csv"): "text",
     ("nested", "dataset"): "text",
     ("nested", "shares"): "texts",
@@ -534,6 +582,40 @@ SMALL_STUDY_CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The values inside table-valued keys: (section, key) → (test, words).
+_TABLE_VALUES: dict[tuple[str, str], tuple[Any, str]] = {
+    ("model", "levels"): (
+        lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+        "a list of level names (text)",
+    ),
+    ("model", "coding"): (lambda v: isinstance(v, str), "a coding name (text)"),
+    ("simulation", "hr"): (lambda v: _number(v) and v > 0, "a positive ratio"),
+    ("simulation", "strata"): (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "a whole number of studies ≥ 0",
+    ),
+}
+
+
+def _check_tables(raw: dict[str, Any], where: str) -> None:
+    """Every value inside a table-valued key has its type (``levels = { design = 1 }``)."""
+    for (section, key), (test, words) in _TABLE_VALUES.items():
+        table = raw.get(section, {}).get(key) if isinstance(raw.get(section), dict) else None
+        if not isinstance(table, dict):
+            continue
+        for name, value in table.items():
+            if not test(value):
+                raise SpecError(f"{where}: [{section}] {key}.{name} must be {words}; got {value!r}")
+    events = (
+        raw.get("simulation", {}).get("events") if isinstance(raw.get("simulation"), dict) else None
+    )
+    if events is not None and not (len(events) == 2 and 0 < events[0] <= events[1]):
+        raise SpecError(
+            f"{where}: [simulation] events must be a range [low, high] of deaths per study "
+            f"(0 < low ≤ high); got {events!r}"
+        )
+
+
 def _check_small_study(raw: dict[str, Any], where: str) -> None:
     steps = raw.get("small_study", {}).get("steps", [])
     bad = [x for x in steps if not 0 < x < 1]
@@ -549,6 +631,27 @@ def _check_small_study(raw: dict[str, Any], where: str) -> None:
                 f"{where}: [small_study] {key} = {value!r} is not valid; valid values are "
                 f"{', '.join(choices)}"
             )
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+#: Scalar kinds: the test a value must pass and how the message describes it.
+_SCALAR_KINDS: dict[str, tuple[Any, str]] = {
+    "char": (lambda v: isinstance(v, str) and len(v) == 1, "one character (in quotes)"),
+    "whole": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "a whole number ≥ 0",
+    ),
+    "count": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+        "a whole number ≥ 1",
+    ),
+    "probability": (lambda v: _number(v) and 0 < v < 1, "a number between 0 and 1 (exclusive)"),
+    "nonnegative": (lambda v: _number(v) and v >= 0, "a number ≥ 0"),
+    "table": (lambda v: isinstance(v, dict), "a table, e.g. { a = 1, b = 2 }"),
+}
 
 
 def _check_types(raw: dict[str, Any], where: str) -> None:
@@ -569,12 +672,13 @@ def _check_types(raw: dict[str, Any], where: str) -> None:
                 raise SpecError(f"{where}: {name} must be true or false; got {value!r}")
             continue
         if kind == "number":
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-            ):
+            if not _number(value):
                 raise SpecError(f"{where}: {name} must be a finite number; got {value!r}")
+            continue
+        if kind in _SCALAR_KINDS:
+            test, words = _SCALAR_KINDS[kind]
+            if not test(value):
+                raise SpecError(f"{where}: {name} must be {words}; got {value!r}")
             continue
         items = [value] if isinstance(value, str | int | float) else value
         if not isinstance(items, list):
@@ -602,6 +706,7 @@ def spec_from_dict(raw: dict[str, Any], path: Path) -> Spec:
                 raise SpecError(f"{path.name}: [{section}] must be a table")
             _check_keys(raw[section], section, path.name)
     _check_types(raw, path.name)
+    _check_tables(raw, path.name)
     _check_small_study(raw, path.name)
     if "thresholds" in raw.get("report", {}):
         try:

@@ -34,7 +34,7 @@ from hiermeta.engines.exact.quadrature import (
     normal_mixture_cdf,
     normal_mixture_pdf,
 )
-from hiermeta.errors import InputError, unknown_option
+from hiermeta.errors import InputError, check_count, check_seed, unknown_option
 from hiermeta.priors import MuPrior, TauPrior
 from hiermeta.priors.defaults import default_beta, default_mu, default_tau
 from hiermeta.results.posterior import BayesianResult, ScalarPosterior
@@ -305,7 +305,9 @@ class ExactResult(BayesianResult):
         Monte-Carlo error of the draws); the rest exactly given tau. ``studies=False`` skips the
         study effects (``theta`` is then absent; the other draws are the same).
         """
-        rng = np.random.default_rng(self.random_seed if random_seed is None else random_seed)
+        n = check_count("n", n, 1)
+        seed = self.random_seed if random_seed is None else check_seed(random_seed)
+        rng = np.random.default_rng(seed)
         edges = self.grid.tau_of(self.grid.edges)
         table = np.linspace(edges[0], edges[-1], 4001)
         cdf = self.grid.cdf(table)
