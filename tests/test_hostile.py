@@ -723,3 +723,40 @@ def test_hostile_spec_names_and_levels_are_escaped_at_every_sink(tmp_path: Path)
     for page in pages:
         text = page.read_text(encoding="utf-8")
         assert "<img src=x" not in text and "<b>rct</b>" not in text, page
+
+
+def test_a_nul_label_fails_only_its_own_analysis_in_a_posteriors_batch(tmp_path: Path) -> None:
+    csv = tmp_path / "tasks.csv"
+    csv.write_text(
+        "analysis,study,y,se\na,A\x00B,-0.2,0.1\na,C,-0.1,0.2\nb,A,0.1,0.1\nb,B,0.3,0.2\n",
+        encoding="utf-8",
+    )
+    for _ in range(2):  # and again: the resume keeps the good analysis, re-reports the bad one
+        with pytest.warns(hm.BatchWarning, match="1 of 2 tasks failed"):
+            table = hm.batch(csv, posteriors=True, out=tmp_path / "out", progress=False).table
+        status = dict(zip(table["analysis"], table["status"], strict=True))
+        assert status == {"a": "failed", "b": "ok"}
+        error = table.set_index("analysis").loc["a", "error"]
+        assert "NUL" in error
+    assert (tmp_path / "out" / "posteriors").is_dir()
+
+
+def test_non_bmp_characters_in_file_and_column_names_are_fine(tmp_path: Path) -> None:
+    csv = tmp_path / "💥data.csv"
+    csv.write_text(
+        "study,hr💥,lo,hi\nA,0.8,0.6,1.1\nB,0.7,0.5,0.9\nC,0.9,0.7,1.2\n", encoding="utf-8"
+    )
+    args = [
+        "fit",
+        str(csv),
+        "--estimate",
+        "hr💥",
+        "--lower",
+        "lo",
+        "--upper",
+        "hi",
+        "--study",
+        "study",
+    ]
+    assert main([*args, "--out", str(tmp_path / "r💥")]) == 0
+    assert "💥data" in (tmp_path / "r💥" / "report.md").read_text(encoding="utf-8")
