@@ -522,6 +522,7 @@ def _disk_full_on(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     monkeypatch.setattr(Path, "write_text", full)
 
 
+@pytest.mark.slow  # writes a report or a batch folder (make test, CI)
 def test_a_full_disk_during_a_report_is_one_line_and_leaves_nothing_half_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -536,6 +537,7 @@ def test_a_full_disk_during_a_report_is_one_line_and_leaves_nothing_half_written
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder
 
 
+@pytest.mark.slow  # writes a report or a batch folder (make test, CI)
 def test_a_full_disk_at_the_end_of_a_batch_keeps_every_finished_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -725,6 +727,7 @@ def test_hostile_spec_names_and_levels_are_escaped_at_every_sink(tmp_path: Path)
         assert "<img src=x" not in text and "<b>rct</b>" not in text, page
 
 
+@pytest.mark.slow  # writes a report or a batch folder (make test, CI)
 def test_a_nul_label_fails_only_its_own_analysis_in_a_posteriors_batch(tmp_path: Path) -> None:
     csv = tmp_path / "tasks.csv"
     csv.write_text(
@@ -741,6 +744,7 @@ def test_a_nul_label_fails_only_its_own_analysis_in_a_posteriors_batch(tmp_path:
     assert (tmp_path / "out" / "posteriors").is_dir()
 
 
+@pytest.mark.slow  # writes a report or a batch folder (make test, CI)
 def test_non_bmp_characters_in_file_and_column_names_are_fine(tmp_path: Path) -> None:
     csv = tmp_path / "💥data.csv"
     csv.write_text(
