@@ -40,6 +40,7 @@ from hiermeta.priors import Normal
 from hiermeta.priors.defaults import default_mu, default_tau
 from hiermeta.priors.families import MuPrior, TauPrior
 from hiermeta.results.contract import MetaResult
+from hiermeta.results.intervals import format_probability, probability_text
 
 __all__ = ["DEFAULT_MODEL_PRIORS", "BiasAveraging", "bias_averaging"]
 
@@ -247,7 +248,7 @@ class BiasAveraging:
             est = f"{row['median']:.3g} ({row['ci_low']:.3g}–{row['ci_high']:.3g})"
         label = m if ratio else "effect"
         probs = "; ".join(
-            f"P({label} < {t:g}) {_eq(_prob_text(cast(float, row[f'P({label} < {t:g})'])))}"
+            probability_text(f"P({label} < {t:g})", cast(float, row[f"P({label} < {t:g})"]))
             for t in thresholds
         )
         parts = [
@@ -265,7 +266,7 @@ class BiasAveraging:
             parts.append(
                 f"Evidence {side} {label}: inclusion Bayes factor {_bf_text(bf)} "
                 f"({_bf_words(bf)}; posterior probability "
-                f"{_prob_text(cast(float, incl.at[name, 'posterior']))})."
+                f"{format_probability(cast(float, incl.at[name, 'posterior']))})."
             )
         parts.append(
             "PET and PEESE adjust for small-study effects of any cause (publication bias, but also "
@@ -295,19 +296,6 @@ class BiasAveraging:
         ]
 
     _default_priors: bool = True
-
-
-def _prob_text(p: float) -> str:
-    if p > 0.999:
-        return "> 0.999"
-    if p < 0.001:
-        return "< 0.001"
-    return f"{p:.3f}"
-
-
-def _eq(text: str) -> str:
-    """``= 0.123`` but ``< 0.001`` (no "= <")."""
-    return text if text[0] in "<>" else f"= {text}"
 
 
 def _bf_text(bf: float) -> str:

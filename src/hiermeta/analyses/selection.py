@@ -29,6 +29,7 @@ from hiermeta.data.effects import EffectData
 from hiermeta.engines.frequentist import FrequentistResult, frequentist
 from hiermeta.engines.nuts.selection import TARGET_ACCEPT
 from hiermeta.errors import ConvergenceWarning, InputError, check_level, unknown_option
+from hiermeta.results.intervals import probability_text
 
 __all__ = [
     "SELECTION_TYPES",
@@ -667,7 +668,8 @@ class BayesianSelection:
             else f"{s['median']:.3g} ({s['ci_low']:.3g}–{s['ci_high']:.3g})"
         )
         probs = "; ".join(
-            f"P({label} < {t:g}) {_prob(cast(float, s[f'P({label} < {t:g})']))}" for t in thresholds
+            probability_text(f"P({label} < {t:g})", cast(float, s[f"P({label} < {t:g})"]))
+            for t in thresholds
         )
         om = self.omega()
         weights = ", ".join(f"{idx}: {row['median']:.2f}" for idx, row in list(om.iterrows())[1:])
@@ -691,11 +693,6 @@ class BayesianSelection:
             f"effects ({self.alternative_how}). Priors: mu {self.mu_prior.describe(self.data.measure).rstrip('.')}; "
             f"tau {self.tau_prior.describe(self.data.measure).rstrip('.')}."
         ]
-
-
-def _prob(p: float) -> str:
-    """``= 0.123``, ``< 0.001`` or ``> 0.999`` (never a probability printed as certainty)."""
-    return "> 0.999" if p > 0.999 else "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
 def bayesian_selection_model(

@@ -30,6 +30,7 @@ from hiermeta.engines.frequentist import FrequentistResult, frequentist
 from hiermeta.engines.frequentist.tau2 import estimate_tau2
 from hiermeta.errors import HiermetaWarning, InputError, check_level, unknown_option
 from hiermeta.results.heterogeneity import gls
+from hiermeta.results.intervals import p_value_text
 
 __all__ = [
     "PREDICTORS",
@@ -109,7 +110,7 @@ class RegressionTest(NamedTuple):
         return (
             f"{kind}, {'weighted regression' if self.model == 'lm' else 'meta-regression'} on "
             f"{_PREDICTOR_WORDS[self.predictor]}: {stat} = {self.statistic:.2f}, "
-            f"p {_p_text(self.p_value)} (k = {self.k})"
+            f"p {p_value_text(self.p_value)} (k = {self.k})"
         )
 
 
@@ -121,11 +122,6 @@ _PREDICTOR_WORDS = {
     "sqrtni": "√(sample size)",
     "sqrtninv": "1/√(sample size)",
 }
-
-
-def _p_text(p: float) -> str:
-    """``= 0.123`` or ``< 0.001``, to follow "p"."""
-    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
 def favoured_direction(data: EffectData) -> str:
@@ -288,7 +284,7 @@ class RankTest(NamedTuple):
         how = "exact" if self.exact else "normal approximation"
         return (
             f"Begg's rank correlation test: Kendall's tau = {self.tau:.3f}, "
-            f"p {_p_text(self.p_value)} ({how}; k = {self.k})"
+            f"p {p_value_text(self.p_value)} ({how}; k = {self.k})"
         )
 
 
@@ -547,9 +543,9 @@ class PetPeese(NamedTuple):
         if is_ratio:
             values = [math.exp(x) for x in values]
         why = (
-            f"PET's intercept differs from 0 at the {self.alpha:g} level, p {_p_text(self.pet.limit_p_value)}"
+            f"PET's intercept differs from 0 at the {self.alpha:g} level, p {p_value_text(self.pet.limit_p_value)}"
             if self.chosen == "PEESE"
-            else f"PET's intercept does not differ from 0 at the {self.alpha:g} level, p {_p_text(self.pet.limit_p_value)}"
+            else f"PET's intercept does not differ from 0 at the {self.alpha:g} level, p {p_value_text(self.pet.limit_p_value)}"
         )
         return (
             f"PET-PEESE: {self.chosen} gives {measure} {values[0]:.2f} "

@@ -20,6 +20,7 @@ from hiermeta.engines.exact.engine import fit_exact
 from hiermeta.engines.frequentist import frequentist, subgroups
 from hiermeta.priors import MuPrior, TauPrior
 from hiermeta.priors.defaults import default_mu, default_tau
+from hiermeta.results.intervals import p_value_text
 
 __all__ = ["SubgroupTest", "subgroup_test"]
 
@@ -45,14 +46,10 @@ class SubgroupTest(NamedTuple):
         )
         return (
             f"Test for subgroup differences by {self.moderator}: QM = {self.qm:.2f} "
-            f"(df = {self.qm_df}, p = {_p(self.qm_p)}; REML meta-regression, common tau²); "
-            f"Q between = {self.q_between:.2f} (df = {self.q_between_df}, p = {_p(self.q_between_p)}; "
+            f"(df = {self.qm_df}, p {p_value_text(self.qm_p)}; REML meta-regression, common tau²); "
+            f"Q between = {self.q_between:.2f} (df = {self.q_between_df}, p {p_value_text(self.q_between_p)}; "
             f"separate tau²); Bayes factor BF01 for no subgroup differences = {bf}."
         )
-
-
-def _p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def subgroup_test(

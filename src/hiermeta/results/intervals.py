@@ -113,6 +113,11 @@ def format_probability(p: float, digits: int = 3) -> str:
     return f"{p:.{digits}f}"
 
 
+def p_value_text(p: float) -> str:
+    """A p-value after "p": ``= 0.123``, or ``< 0.001`` (never "= < 0.001")."""
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+
+
 def probability_text(label: str, p: float) -> str:
     """``P(HR < 1) = 0.992``, or ``P(HR < 1) > 0.999`` (never certainty)."""
     text = format_probability(p)

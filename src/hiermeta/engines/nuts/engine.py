@@ -952,6 +952,44 @@ def raise_if_truncated(idata: Any, draws: int, chains: int) -> None:
         )
 
 
+def sample_model(
+    model: Any,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    target_accept: float,
+    random_seed: int | None,
+    sampler: str,
+) -> Any:
+    """``pm.sample`` of a ready model for the analyses' own models (nested subgroups, the
+    selection model): PyMC's messages silenced (hiermeta's diagnostics replace them), chains in
+    sequence, Ctrl-C stopping promptly with either sampler, and a truncated run raised as
+    :class:`SamplingInterrupted` instead of returned."""
+    import pymc as pm
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module="pymc")
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        guard = abort_on_ctrl_c() if sampler == "pymc" else contextlib.nullcontext()
+        with model, interruptible(), guard:
+            idata = pm.sample(
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=1,
+                target_accept=target_accept,
+                random_seed=random_seed,
+                progressbar=False,
+                compute_convergence_checks=False,
+                quiet=True,
+                nuts_sampler=sampler,
+            )
+    raise_if_truncated(idata, draws, chains)
+    return idata
+
+
 def _announce(attempt: Attempt, number: int, plan: list[tuple[str, float, int]]) -> None:
     """One log line per sampling attempt; a retry is also a :class:`RemedyWarning`."""
     outcome = "failed: " + ", ".join(attempt.failed) if attempt.failed else "passed"

@@ -11,18 +11,14 @@ the population's strata. The estimates are jointly normal with the fixed samplin
 
 from __future__ import annotations
 
-import contextlib
-import warnings
 from typing import Any
 
 import numpy as np
 
 from hiermeta.engines.nuts.engine import (
     _nutpie_available,
-    abort_on_ctrl_c,
     check_sampler_settings,
-    interruptible,
-    raise_if_truncated,
+    sample_model,
 )
 from hiermeta.priors import MuPrior, TauPrior
 
@@ -112,27 +108,15 @@ def sample_nested(
                 pm.Normal(
                     "y", mu=pt.dot(pt.as_tensor(whiten), theta), sigma=1.0, observed=whiten @ y
                 )
-    with warnings.catch_warnings():
-        # hiermeta's own diagnostics replace PyMC's messages
-        warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
-        warnings.filterwarnings("ignore", category=RuntimeWarning, module="pymc")
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        guard = abort_on_ctrl_c() if SAMPLER == "pymc" else contextlib.nullcontext()
-        with model, interruptible(), guard:
-            idata = pm.sample(
-                draws=draws_ or 2000,
-                tune=tune,
-                chains=chains,
-                cores=1,
-                target_accept=target_accept_ or 0.95,
-                random_seed=seed,
-                progressbar=False,
-                compute_convergence_checks=False,
-                quiet=True,
-                nuts_sampler=SAMPLER,
-            )
-    raise_if_truncated(idata, draws_ or 2000, chains)
-    return idata
+    return sample_model(
+        model,
+        draws=draws_ or 2000,
+        tune=tune,
+        chains=chains,
+        target_accept=target_accept_ or 0.95,
+        random_seed=seed,
+        sampler=SAMPLER,
+    )
 
 
 def _dirichlet_rows(

@@ -10,18 +10,14 @@ P_ij the probability of interval j under N(mu, v_i + tau²).
 
 from __future__ import annotations
 
-import contextlib
-import warnings
 from typing import Any
 
 import numpy as np
 
 from hiermeta.engines.nuts.engine import (
     _nutpie_available,
-    abort_on_ctrl_c,
     check_sampler_settings,
-    interruptible,
-    raise_if_truncated,
+    sample_model,
 )
 from hiermeta.priors import MuPrior, TauPrior
 
@@ -95,23 +91,12 @@ def sample_selection(
         probs = phi((upper - m) / sd[:, None]) - phi((lower - m) / sd[:, None])
         area = pt.sum(probs * omega[None, :], axis=1)
         pm.Potential("selection", pt.sum(pt.log(omega[group])) - pt.sum(pt.log(area)))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
-        warnings.filterwarnings("ignore", category=RuntimeWarning, module="pymc")
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        guard = abort_on_ctrl_c() if SAMPLER == "pymc" else contextlib.nullcontext()
-        with model, interruptible(), guard:
-            idata = pm.sample(
-                draws=draws_ or 2000,
-                tune=tune,
-                chains=chains,
-                cores=1,
-                target_accept=target_accept_ or TARGET_ACCEPT,
-                random_seed=seed,
-                progressbar=False,
-                compute_convergence_checks=False,
-                quiet=True,
-                nuts_sampler=SAMPLER,
-            )
-    raise_if_truncated(idata, draws_ or 2000, chains)
-    return idata
+    return sample_model(
+        model,
+        draws=draws_ or 2000,
+        tune=tune,
+        chains=chains,
+        target_accept=target_accept_ or TARGET_ACCEPT,
+        random_seed=seed,
+        sampler=SAMPLER,
+    )
