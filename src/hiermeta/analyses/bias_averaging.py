@@ -86,6 +86,7 @@ class BiasAveraging:
         pet_sd: float,
         peese_sd: float,
         ci_level: float,
+        default_model_priors: bool = True,
     ) -> None:
         self.data, self._models = data, models
         self.prior_probs = prior_probs
@@ -93,6 +94,7 @@ class BiasAveraging:
         self.favoured, self.favoured_how = favoured, favoured_how
         self.pet_sd, self.peese_sd = pet_sd, peese_sd
         self.ci_level = ci_level
+        self._default_priors = default_model_priors
         log_ml = np.array([m.log_ml for m in models])
         with np.errstate(divide="ignore"):
             log_post = np.log(prior_probs) + log_ml
@@ -295,8 +297,6 @@ class BiasAveraging:
             else "Prior model probabilities as given by the user (see the model table).",
         ]
 
-    _default_priors: bool = True
-
 
 def _bf_text(bf: float) -> str:
     if not np.isfinite(bf):
@@ -427,7 +427,7 @@ def bias_averaging(
             )
         )
         prior_probs.append(prior)
-    result = BiasAveraging(
+    return BiasAveraging(
         data,
         models,
         np.array(prior_probs),
@@ -438,6 +438,5 @@ def bias_averaging(
         float(pet_sd),
         float(peese_sd),
         float(ci_level),
+        default_model_priors=model_priors is None,
     )
-    result._default_priors = model_priors is None
-    return result

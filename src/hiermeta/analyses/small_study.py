@@ -569,20 +569,6 @@ def pet_peese(
     return PetPeese(pet, peese, chosen, float(alpha))
 
 
-def funnel_table(fit: FrequentistResult | EffectData) -> dict[str, Any]:
-    """What a funnel plot draws: the studies' effects and standard errors and the centre
-    (the fit's estimate)."""
-    f = _fit_of(fit, "the funnel plot")
-    return {
-        "study": list(f.data.study),
-        "y": np.asarray(f.data.y, float),
-        "se": np.asarray(f.data.se, float),
-        "centre": f.estimate,
-        "measure": f.data.measure,
-        "is_ratio": f.data.is_ratio,
-    }
-
-
 # ------------------------------------------------------------------ everything at once
 #: Fewer studies than this and the tests for funnel asymmetry have too little power to rule it
 #: out (Sterne et al., BMJ 2011;343:d4002, recommendation 1).
