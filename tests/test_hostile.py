@@ -764,3 +764,11 @@ def test_non_bmp_characters_in_file_and_column_names_are_fine(tmp_path: Path) ->
     ]
     assert main([*args, "--out", str(tmp_path / "r💥")]) == 0
     assert "💥data" in (tmp_path / "r💥" / "report.md").read_text(encoding="utf-8")
+
+
+def test_unknown_engine_options_through_the_api_are_named() -> None:
+    data = hm.load_effects("bcg")
+    with pytest.raises(hm.InputError, match=r"options \['foo'\] do not apply to engine='nuts'"):
+        hm.bayesian(data, engine="nuts", foo=1)
+    with pytest.raises(hm.InputError, match=r"options \['draws'\] do not apply to engine='exact'"):
+        hm.bayesian(data, engine="exact", draws=100)
