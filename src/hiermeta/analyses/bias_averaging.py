@@ -23,6 +23,7 @@ studies.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from hiermeta.analyses.small_study import favoured_direction
+from hiermeta.analyses.small_study import effect_row, favoured_direction
 from hiermeta.data.effects import EffectData
 from hiermeta.engines.exact.averaging import BIAS_TERMS, AveragedModel, Mixture, fit_model
 from hiermeta.errors import InputError, check_level, unknown_option
@@ -214,26 +215,12 @@ class BiasAveraging:
         study and the mean effect given that there is one; thresholds on the reporting scale
         (ratios for ratio measures)."""
         lo_q, hi_q = 0.5 - self.ci_level / 2, 0.5 + self.ci_level / 2
-        ratio = self.data.is_ratio
         rows = []
         for param in ("mu", "predictive", "mu | effect"):
             mix = self._target(param)
             values = [mix.quantile(0.5), mix.quantile(lo_q), mix.quantile(hi_q)]
-            row: dict[str, Any] = {
-                "param": param,
-                "median": values[0],
-                "ci_low": values[1],
-                "ci_high": values[2],
-            }
-            if ratio:
-                m = self.data.measure
-                row[m], row[f"{m} ci_low"], row[f"{m} ci_high"] = (math.exp(x) for x in values)
-            for t in thresholds:
-                cut = math.log(t) if ratio else t
-                row[f"P({self.data.measure if ratio else 'effect'} < {t:g})"] = self.prob(
-                    cut, param
-                )
-            rows.append(row)
+            below = functools.partial(self.prob, param=param)
+            rows.append(effect_row(param, values, self.data, thresholds, below))
         return pd.DataFrame(rows).set_index("param")
 
     # ------------------------------------------------------------------ words

@@ -15,6 +15,7 @@ the untransformed scale, as metafor) and the LRT to metafor 3.8.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from hiermeta.analyses.small_study import effect_row
 from hiermeta.data.effects import EffectData
 from hiermeta.engines.frequentist import FrequentistResult, frequentist
 from hiermeta.engines.nuts.selection import TARGET_ACCEPT
@@ -565,21 +567,10 @@ class BayesianSelection:
         new = mu + tau * rng.standard_normal(mu.shape)
         lo_q, hi_q = 0.5 - self.ci_level / 2, 0.5 + self.ci_level / 2
         rows = []
-        ratio, m = self.data.is_ratio, self.data.measure
         for name, x in (("mu", mu), ("predictive", new)):
             values = [float(np.quantile(x, q)) for q in (0.5, lo_q, hi_q)]
-            row: dict[str, Any] = {
-                "param": name,
-                "median": values[0],
-                "ci_low": values[1],
-                "ci_high": values[2],
-            }
-            if ratio:
-                row[m], row[f"{m} ci_low"], row[f"{m} ci_high"] = (math.exp(x) for x in values)
-            for t in thresholds:
-                cut = math.log(t) if ratio else t
-                row[f"P({m if ratio else 'effect'} < {t:g})"] = float(np.mean(x < cut))
-            rows.append(row)
+            below = functools.partial(_share_below, x)
+            rows.append(effect_row(name, values, self.data, thresholds, below))
         return pd.DataFrame(rows).set_index("param")
 
     def omega(self) -> pd.DataFrame:
@@ -693,6 +684,10 @@ class BayesianSelection:
             f"effects ({self.alternative_how}). Priors: mu {self.mu_prior.describe(self.data.measure).rstrip('.')}; "
             f"tau {self.tau_prior.describe(self.data.measure).rstrip('.')}."
         ]
+
+
+def _share_below(draws: np.ndarray, cut: float) -> float:
+    return float(np.mean(draws < cut))
 
 
 def bayesian_selection_model(

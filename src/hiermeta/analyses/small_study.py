@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, NamedTuple
@@ -567,6 +567,30 @@ def pet_peese(
     peese = regtest(f, "vi", "lm", ci_level=ci_level)
     chosen = "PEESE" if pet.limit_p_value < alpha else "PET"
     return PetPeese(pet, peese, chosen, float(alpha))
+
+
+def effect_row(
+    param: str,
+    values: Sequence[float],
+    data: EffectData,
+    thresholds: Sequence[float],
+    below: Callable[[float], float],
+) -> dict[str, Any]:
+    """One row of a posterior summary table: ``values`` (median, low, high) on the analysis
+    scale, the same on the ratio scale for ratio measures, and P(< t) for each threshold t on
+    the reporting scale (``below(cut)`` gives the probability at an analysis-scale cut)."""
+    ratio, m = data.is_ratio, data.measure
+    row: dict[str, Any] = {
+        "param": param,
+        "median": values[0],
+        "ci_low": values[1],
+        "ci_high": values[2],
+    }
+    if ratio:
+        row[m], row[f"{m} ci_low"], row[f"{m} ci_high"] = (math.exp(x) for x in values)
+    for t in thresholds:
+        row[f"P({m if ratio else 'effect'} < {t:g})"] = below(math.log(t) if ratio else t)
+    return row
 
 
 # ------------------------------------------------------------------ everything at once
