@@ -16,7 +16,7 @@ import hiermeta as hm
 from hiermeta.engines.exact.averaging import bvn_cdf, fit_model
 from hiermeta.priors import HalfNormal, Normal
 
-#: The engine integrates tau with 24 panels × 12 Gauss–Legendre nodes (accurate to 1e-8 in
+#: The engine integrates tau with 16 panels × 12 Gauss–Legendre nodes (accurate to 1e-8 in
 #: probability, see test_exact_accuracy); the brute-force grid is finer still, so the two must
 #: agree to the engine's stated accuracy.
 ML_TOL = 1e-8  # absolute, on the log marginal likelihood

@@ -112,7 +112,7 @@ def test_without_a_terminal_there_are_no_progress_tables(tmp_path: Path) -> None
     ]
     run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert "NUTS attempt 1 of at most 3 (marginal, target_accept 0.95, tune 1000)" in run.stderr
+    assert "NUTS attempt 1 of at most 3 (marginal, target_accept 0.98, tune 1000)" in run.stderr
     assert "Progress" not in run.stderr and "━" not in run.stderr
 
 

@@ -22,3 +22,14 @@ def test_false_alarm_rates_count_quantities_and_fits() -> None:
     table = false_alarm_table(z, (4.0,))
     assert table.loc[4.0, "per quantity"] == 3 / 8
     assert table.loc[4.0, "per fit"] == 2 / 4
+
+
+def test_clopper_pearson_matches_its_closed_form_at_zero_events() -> None:
+    """With no events the exact upper limit is 1 − (α/2)^(1/n) (and the lower limit 0); with all
+    events, the mirror image."""
+    from hiermeta.validation.nuts_study import _clopper_pearson
+
+    low, high = _clopper_pearson(0, 10)
+    assert low == 0.0 and abs(high - (1 - 0.025 ** (1 / 10))) < 1e-12
+    low, high = _clopper_pearson(10, 10)
+    assert high == 1.0 and abs(low - 0.025 ** (1 / 10)) < 1e-12

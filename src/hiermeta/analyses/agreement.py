@@ -11,8 +11,9 @@ __all__ = ["AGREEMENT_Z", "agreement", "agreement_from_draws"]
 
 #: |NUTS − exact| / MCSE above this flags disagreement. Calibrated with iid draws of the exact
 #: posterior shaped like a default fit (docs/validation/agreement_calibration.md, 12,000
-#: replicates): a correct fit is flagged about once in 1,300 (any of its 11 quantities); at 4.0
-#: it would be once in 210, because estimated MCSEs give |z| heavier tails than a normal.
+#: replicates): a correct fit is flagged about once in 1,000 (any of its 11 quantities; 14 of
+#: 12,000, 95% interval 0.6–2.0 per 1,000; an earlier run of other draws, 9); at 4.0 it would
+#: be about once in 190, because estimated MCSEs give |z| heavier tails than a normal.
 AGREEMENT_Z = 4.75
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -97,6 +98,13 @@ def summary_row(name: str, est: Estimate, p_value: float = float("nan")) -> dict
         "p_value": p_value,
         "interval": est.interval,
     }
+
+
+@lru_cache(maxsize=256)
+def _param_index(names: tuple[str, ...]) -> pd.Index:
+    """The ``param`` index of a summary (cached: building a string index costs more than the
+    rest of a small frame; callers take a copy, so renaming one frame's index renames no other)."""
+    return pd.Index(np.array(names, dtype=object), name="param")
 
 
 def q_text(q: float, df: int, p: float) -> str:
@@ -413,8 +421,7 @@ class MetaResult(ABC):
                 values = np.asarray(table[source], dtype=float)
                 table[target] = np.where(effect, self._natural(values), np.nan)
         # numpy columns: pandas builds the frame ~2× faster than from lists
-        frame = pd.DataFrame(table, index=pd.Index(np.array(names, dtype=object), name="param"))
-        return frame
+        return pd.DataFrame(table, index=_param_index(tuple(names)).copy())
 
     def _p_value(self, param: str) -> float:
         """p-value of the test that a coefficient is 0 (frequentist engines)."""

@@ -23,13 +23,12 @@ from scipy import special
 
 from hiermeta.engines.exact.quadrature import (
     _LOG_2PI,
-    COARSE_POINTS,
     CUTOFF_NATS,
     GL_NODES,
     PANELS,
-    _leg_to_monomial,
-    _vander_inverse,
+    UNIT_COARSE,
     gauss_legendre,
+    interpolant_maps,
     mixture_quantiles,
     solve_in_panel,
 )
@@ -37,9 +36,6 @@ from hiermeta.errors import InputError
 from hiermeta.priors import MuPrior, TauPrior
 
 __all__ = ["VectorSummary", "summarise_many", "vectorisable"]
-
-#: The coarse scan of tau (relative to the scale s), as in ``find_edges``.
-_COARSE = np.concatenate([[0.0], np.geomspace(1e-8, 1e12, COARSE_POINTS)])
 
 
 @dataclass(frozen=True)
@@ -156,8 +152,7 @@ def _tau_quantiles(
     polynomial CDF as :class:`~hiermeta.engines.exact.quadrature.Grid`, inverted by bisection.
     """
     n_nodes = density_u.shape[2]
-    leg = density_u @ _vander_inverse(n_nodes).T
-    integral = np.polynomial.legendre.legint(leg, axis=2, lbnd=-1) @ _leg_to_monomial(n_nodes + 1).T
+    integral = density_u @ interpolant_maps(n_nodes)[1]
     half = np.diff(edges, axis=1) / 2  # (N, P)
     _, gl_weights = gauss_legendre(n_nodes)
     panel_mass = np.einsum("npj,j->np", density_u, gl_weights) * half
@@ -222,7 +217,7 @@ def summarise_many(
             error[i] = "flat coefficient priors with an improper tau prior need more studies"
 
     # 1. where the posterior of tau lives (coarse scan), per analysis
-    coarse = scale[:, None] * _COARSE[None, :]
+    coarse = scale[:, None] * UNIT_COARSE[None, :]
     lp_prior = _log_prior(coarse, tau_priors)
     values = np.full(coarse.shape, -np.inf)
     ok = np.isfinite(lp_prior)

@@ -788,7 +788,7 @@ def _diagnostics_section(analysis: Any, figures: dict[str, str]) -> list[Block]:
         out.append(
             Block(
                 "p",
-                "The exact engine has no sampling diagnostics: its quadrature error is below 1e-6 on probabilities (tested against a grid eight times finer).",
+                "The exact engine has no sampling diagnostics: its quadrature error is below 1e-8 on probabilities (tested against a grid twelve times finer).",
             )
         )
     return out
