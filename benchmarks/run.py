@@ -7,11 +7,13 @@ after a warm-up, on this machine (2 cores). metafor is timed in the same run whe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -135,6 +137,10 @@ while (length(line <- readLines(con, n = 1)) > 0) {
 """
 
 
+#: Longest the paired metafor timing may take before its R process is killed.
+PAIRED_TIMEOUT_S = 600
+
+
 def paired_with_metafor(
     fn: Callable[[], object], data: hm.EffectData, blocks: int = 15, reps: int = 40
 ) -> tuple[float, float, float, str] | None:
@@ -154,15 +160,20 @@ def paired_with_metafor(
         )
     except OSError:
         return None
-    assert proc.stdin is not None and proc.stdout is not None
-    values = np.concatenate([data.y, data.variance])
-    proc.stdin.write(" ".join(f"{v:.17g}" for v in values) + "\n")
-    proc.stdin.flush()
-    version = proc.stdout.readline().strip()
-    ours, theirs = [], []
+    # a hung R must not hang the benchmarks: killed after this long (its next line is then empty)
+    watchdog = threading.Timer(PAIRED_TIMEOUT_S, proc.kill)
+    watchdog.start()
+    ours: list[float] = []
+    theirs: list[float] = []
+    version = ""
     try:
+        assert proc.stdin is not None and proc.stdout is not None
+        values = np.concatenate([data.y, data.variance])
+        proc.stdin.write(" ".join(f"{v:.17g}" for v in values) + "\n")
+        proc.stdin.flush()
+        version = proc.stdout.readline().strip()
         fn()
-        for _ in range(blocks):
+        for _ in range(blocks if version else 0):
             proc.stdin.write(f"{reps}\n")
             proc.stdin.flush()
             theirs.append(float(proc.stdout.readline()))
@@ -170,11 +181,22 @@ def paired_with_metafor(
             for _ in range(reps):
                 fn()
             ours.append((time.perf_counter() - start) / reps)
-    except ValueError:  # R died: no line to read
-        return None
+    except (ValueError, OSError):  # R failed (no metafor, died, killed): no figure
+        theirs = []
     finally:
-        proc.stdin.close()
-        proc.wait(timeout=60)
+        watchdog.cancel()
+        with contextlib.suppress(OSError):
+            if proc.stdin is not None:
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    if not theirs:
+        return None
     ratio = np.array(ours) / np.array(theirs)
     return float(np.median(ours)), float(np.median(theirs)), float(np.median(ratio)), version
 
@@ -198,7 +220,7 @@ def bench_exact(mf: dict[str, float] | None) -> list[tuple[str, str]]:
         rows.append(
             (
                 "exact engine, fit + summary(), k = 56",
-                f"{ours * 1e3:.2f} ms (metafor not measured: R not installed)",
+                f"{ours * 1e3:.2f} ms (metafor not measured: R or metafor unavailable)",
             )
         )
     first = float(fresh(EXACT_FIRST_CALL)[0])

@@ -167,3 +167,37 @@ def test_registry_lists_every_engine_once() -> None:
     assert all(e.name == name for name, e in hm.ENGINES.items())
     with pytest.raises(hm.InputError, match="Did you mean 'exact'"):
         hm.bayesian(hm.load_effects("bcg"), engine="exakt")
+
+
+@pytest.mark.parametrize("engine", ["exact", "nuts", "REML-wald"])
+def test_levels_ending_in_a_bracket_keep_their_name(engine: str) -> None:
+    """pandas' interval labels end in ']' ("(0, 1]"): a new-study row is named
+    "predictive[g=(0, 1]]", and only its outer brackets may be taken off (stripping every
+    bracket made the level unknown and broke every summary of such a fit)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "y": [-0.4, -0.1, -0.6, 0.1, -0.3, -0.2],
+            "se": [0.2, 0.3, 0.25, 0.2, 0.3, 0.22],
+            "g": ["(0, 1]", "(1, 2]"] * 3,
+        }
+    )
+    data = hm.from_log_se(frame, "y", "se", covariates=["g"])
+    fit = FITTERS[engine](data, ["g"])
+    table = fit.summary()
+    assert {"g=(0, 1]", "g=(1, 2]"} <= set(table.index)
+    if engine != "REML-wald":
+        row = table.loc["predictive[g=(0, 1]]"]
+        effect = table.loc["g=(0, 1]"]
+        # a new study's interval is wider than the subgroup mean's (it adds tau)
+        assert row["ci_low"] < effect["ci_low"] and row["ci_high"] > effect["ci_high"]
+    assert np.isfinite(fit.tau_estimate().estimate)
+
+
+def test_predictive_target_takes_off_only_the_outer_brackets() -> None:
+    from hiermeta.results.posterior import predictive_target
+
+    assert predictive_target("predictive") == "mu"
+    assert predictive_target("predictive[g=(0, 1]]") == "g=(0, 1]"
+    assert predictive_target("predictive[design=RCT]") == "design=RCT"

@@ -20,7 +20,16 @@ from hiermeta.errors import InputError, check_number, unknown_option
 from hiermeta.results.contract import Estimate, MetaResult
 from hiermeta.results.intervals import check_level
 
-__all__ = ["BayesianResult", "SamplePosterior", "ScalarPosterior"]
+__all__ = ["BayesianResult", "SamplePosterior", "ScalarPosterior", "predictive_target"]
+
+
+def predictive_target(param: str) -> str:
+    """The quantity whose new-study effect ``param`` names: ``"predictive"`` → ``"mu"``,
+    ``"predictive[organs=(0, 1]]"`` → ``"organs=(0, 1]"`` (only the outer brackets go: a level
+    may itself end in a bracket, as pandas' interval labels do)."""
+    if param.startswith("predictive[") and param.endswith("]"):
+        return param[len("predictive[") : -1]
+    return "mu"
 
 
 class ScalarPosterior(ABC):

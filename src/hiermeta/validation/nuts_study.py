@@ -142,8 +142,8 @@ def calibration_page(z: pd.DataFrame, seconds: float) -> str:
             f"hiermeta flags |z| > {AGREEMENT_Z:g} (`AGREEMENT_Z`): here {flagged} of "
             f"{replicates} correct fits flagged, {1000 * flagged / replicates:.2f} per 1,000 "
             f"(95% Clopper–Pearson interval {1000 * low:.2f}–{1000 * high:.2f}); the target "
-            "(issue 13) is about 1 in 1,000. A rate this small is estimated from a dozen "
-            "events, so reruns with other seeds move it by about a third.",
+            f"(issue 13) is about 1 in 1,000. The rate is estimated from {flagged} events: "
+            "reruns with other draws move it within about that interval.",
             "",
         ]
     )

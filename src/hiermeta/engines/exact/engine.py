@@ -39,7 +39,7 @@ from hiermeta.errors import InputError, check_count, check_seed, unknown_option
 from hiermeta.priors import MuPrior, TauPrior
 from hiermeta.priors.defaults import default_beta, default_mu, default_tau
 from hiermeta.results.contract import Estimate
-from hiermeta.results.posterior import BayesianResult, ScalarPosterior
+from hiermeta.results.posterior import BayesianResult, ScalarPosterior, predictive_target
 
 __all__ = ["ExactResult", "NormalMixture", "TauMarginal", "fit_exact", "fit_exact_many"]
 
@@ -193,7 +193,7 @@ class ExactResult(BayesianResult):
         vectors = [self._vector(name) for name in names]
         predictive = [p for p in self.parameters() if p.startswith("predictive")]
         for name in predictive:
-            vectors.append(self._vector(name[len("predictive") :].strip("[]") or "mu"))
+            vectors.append(self._vector(predictive_target(name)))
         C = np.array(vectors)  # (N, p)
         mean = C @ self._mean.T  # (N, M)
         var = np.einsum("ni,mij,nj->nm", C, self._cov, C)
@@ -246,9 +246,7 @@ class ExactResult(BayesianResult):
         if param == "tau":
             return self._tau_posterior
         if param.startswith("predictive"):
-            inner = param[len("predictive") :].strip("[]")
-            c = self._vector(inner or "mu")
-            return self._linear(c, self._tau**2)
+            return self._linear(self._vector(predictive_target(param)), self._tau**2)
         if param.startswith("theta[") and param.endswith("]"):
             i = self.data.position(param[6:-1])
             if i is None:

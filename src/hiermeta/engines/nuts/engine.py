@@ -48,7 +48,12 @@ from hiermeta.errors import (
 from hiermeta.priors import MuPrior, TauPrior
 from hiermeta.priors.defaults import default_beta, default_mu, default_tau
 from hiermeta.results.contract import summary_row
-from hiermeta.results.posterior import BayesianResult, SamplePosterior, ScalarPosterior
+from hiermeta.results.posterior import (
+    BayesianResult,
+    SamplePosterior,
+    ScalarPosterior,
+    predictive_target,
+)
 
 __all__ = ["NutsResult", "fit_nuts", "sweep_options"]
 
@@ -155,10 +160,8 @@ class NutsResult(BayesianResult):
         if param == "tau_cohort":
             return self._draws("tau_cohort")
         if param.startswith("predictive"):
-            inner = param[len("predictive") :].strip("[]")
-            return (
-                np.einsum("cdp,p->cd", self._beta(), self._vector(inner or "mu")) + self._re_noise()
-            )
+            target = self._vector(predictive_target(param))
+            return np.einsum("cdp,p->cd", self._beta(), target) + self._re_noise()
         if param.startswith("theta[") and param.endswith("]"):
             return np.asarray(post["theta"].sel(study=param[6:-1]).values)
         return np.einsum("cdp,p->cd", self._beta(), self._vector(param))
@@ -177,6 +180,8 @@ class NutsResult(BayesianResult):
         names = super().parameters()
         if self.structure.tau_groups > 1:  # one tau per subgroup instead of one tau
             names = [n for n in names if n != "tau"] + [f"tau[{g}]" for g in self.tau_group_levels]
+        else:  # a new study in each subgroup (its deviation from the mean is the same draw)
+            names += [f"predictive[{level}]" for level in self.level_params()]
         if self.structure.clusters:
             names.append("tau_cohort")
         return names
