@@ -148,7 +148,7 @@ def main() -> None:
         "## NUTS studies",
         "",
         "- [nuts_small_k.md](nuts_small_k.md) — NUTS on a k = 4 meta-analysis with one dominant study: "
-        "divergences, remedies and agreement with the exact engine over 30 seeds;",
+        "divergences, remedies and agreement with the exact engine over 100 seeds per mu prior;",
         "- [agreement_calibration.md](agreement_calibration.md) — the false-alarm rate of `hm.agreement` "
         "for correct fits, from iid exact draws (sets `AGREEMENT_Z`).",
         "",

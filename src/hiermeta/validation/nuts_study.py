@@ -1,7 +1,7 @@
 """NUTS on a small meta-analysis with one dominant study, and the agreement threshold.
 
 ``python -m hiermeta.validation.nuts_study --out docs/validation`` writes
-``nuts_small_k.md`` (30 seeds of a k = 4 log-HR meta-analysis under two mu priors: divergences,
+``nuts_small_k.md`` (100 seeds of a k = 4 log-HR meta-analysis under two mu priors: divergences,
 remedies, time, and the agreement z-scores against the exact engine, which should be
 distributed like those of iid draws) and ``agreement_calibration.md`` (the false-alarm rate of
 :func:`hiermeta.agreement` for correct fits, from iid exact draws).
@@ -31,6 +31,11 @@ __all__ = ["SMALL_K", "calibration_page", "small_k_study"]
 SMALL_K = pd.DataFrame(
     {"study": list("ABCD"), "y": [-0.40, -0.05, -0.70, 0.25], "se": [0.06, 0.30, 0.35, 0.40]}
 )
+
+
+#: Seeds per mu prior of the small-k study (the issue's criterion speaks of 30: at 30, sds of
+#: z-scores scatter by ±0.13 and a few of the 22 quantities land outside 0.8–1.25 by chance).
+SEEDS = 100
 
 
 def small_k_study(seeds: int = 30, mu_prior: MuPrior | None = None) -> tuple[dict, pd.DataFrame]:
@@ -73,8 +78,10 @@ def _small_k_page(seeds: int) -> str:
         f"the others); tau ~ HalfNormal(0.5); {seeds} seeds per mu prior; the default NUTS fit "
         "(remedies on). Criterion (issue 13): no divergences in the final fits, at most one "
         "remedy in 30, and agreement z-scores distributed like those of iid draws: mean within "
-        "±0.3 and sd within 0.8–1.25 per quantity (with 30 seeds the mean of a standard normal "
-        "has sd 0.18 and its sd about 0.13, so single quantities stray by chance).",
+        f"±0.3 and sd within 0.8–1.25 per quantity (with {seeds} seeds the mean of a standard "
+        f"normal has sd {1 / np.sqrt(seeds):.2f} and its sd about "
+        f"{1 / np.sqrt(2 * (seeds - 1)):.2f}; the issue states the criterion for 30 seeds, with "
+        "which single quantities of the 22 stray by chance, so the study runs more).",
         "",
     ]
     for prior in (Normal(0.0, 1.0), Flat()):
@@ -152,7 +159,7 @@ def calibration_page(z: pd.DataFrame, seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="docs/validation")
-    parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--seeds", type=int, default=SEEDS)
     parser.add_argument("--replicates", type=int, default=12000)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
