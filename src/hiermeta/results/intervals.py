@@ -41,7 +41,8 @@ PI_KIND_TEXT = {
     "z": "mu ± z · sqrt(se² + tau²), metafor's default",
     "t-k-1": "mu ± t(k−1) · sqrt(se² + tau²), as R's meta",
     "t-k-2": "mu ± t(k−2) · sqrt(se² + tau²), Higgins et al. 2009",
-    "posterior predictive": "posterior predictive",
+    "posterior predictive": "the central interval of a new study's true effect, drawn from "
+    "the random-effects distribution and averaged over the posterior of mu and tau",
 }
 
 
