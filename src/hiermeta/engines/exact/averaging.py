@@ -27,7 +27,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special
 
-from hiermeta.engines.exact.quadrature import LinearModel, build_grid, conditional
+from hiermeta.engines.exact.quadrature import (
+    LinearModel,
+    build_grid,
+    conditional,
+    tau_log_posterior,
+    zero_mean_loglik,
+)
 from hiermeta.errors import InputError
 from hiermeta.priors.families import MuPrior, TauPrior
 
@@ -234,24 +240,13 @@ def fit_model(
         )
         loglik = _loglik_with_truncation(model, bias != "none", direction)
     else:
-
-        def loglik(tau: np.ndarray) -> np.ndarray:
-            total = v[None, :] + np.asarray(tau, dtype=float)[:, None] ** 2
-            return -0.5 * np.sum(np.log(2 * np.pi * total) + y[None] ** 2 / total, axis=1)
+        loglik = zero_mean_loglik(y, v)
 
     if random:
         if not tau_prior.proper:
             raise InputError("model averaging needs a proper prior on tau")
 
-        def log_post(tau: np.ndarray) -> np.ndarray:
-            tau = np.asarray(tau, dtype=float)
-            lp = tau_prior.logpdf(tau)
-            out = np.full(tau.shape, -np.inf)
-            ok = np.isfinite(lp)
-            if ok.any():
-                out[ok] = lp[ok] + loglik(tau[ok])
-            return out
-
+        log_post = tau_log_posterior(tau_prior.logpdf, loglik)
         grid = build_grid(
             log_post, float(max(np.min(se), 1e-8)), float(getattr(tau_prior, "upper", np.inf))
         )

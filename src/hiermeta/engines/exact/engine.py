@@ -34,6 +34,8 @@ from hiermeta.engines.exact.quadrature import (
     mixture_quantiles,
     normal_mixture_cdf,
     normal_mixture_pdf,
+    tau_log_posterior,
+    zero_mean_loglik,
 )
 from hiermeta.errors import InputError, check_count, check_seed, unknown_option
 from hiermeta.priors import MuPrior, TauPrior
@@ -156,7 +158,7 @@ class ExactResult(BayesianResult):
         beta_prior: MuPrior | None,
         tau_prior: TauPrior,
         random_seed: int | None,
-        node_conditional: Conditional | None = None,
+        node_conditional: Conditional,
     ) -> None:
         self.data, self.design, self.model, self.grid = data, design, model, grid
         self.mu_prior, self.beta_prior, self.tau_prior = mu_prior, beta_prior, tau_prior
@@ -166,11 +168,9 @@ class ExactResult(BayesianResult):
         # nodes with negligible posterior mass are dropped from the mixtures (speed only)
         keep = grid.weight > 1e-18 * grid.weight.max()
         self._tau, self._weight = grid.tau[keep], grid.weight[keep] / grid.weight[keep].sum()
-        if node_conditional is None:
-            cond = conditional(model, self._tau)
-            self._mean, self._cov = cond.mean, cond.cov
-        else:  # computed with the grid (fit_exact) or shared by several priors (fit_exact_many)
-            self._mean, self._cov = node_conditional.mean[keep], node_conditional.cov[keep]
+        # the conditional posterior at the grid's nodes, computed with the grid (fit_exact) or
+        # shared by several priors (fit_exact_many)
+        self._mean, self._cov = node_conditional.mean[keep], node_conditional.cov[keep]
 
     def _estimate_of(self, param: str, level: float, interval: str, kind: str = "") -> Estimate:
         """Effects, predictions and tau from :meth:`_quantile_table` (one batched solve per
@@ -324,15 +324,11 @@ class ExactResult(BayesianResult):
         if hypothesis == "mu=0":
             if not self.design.intercept_only:
                 raise InputError("the 'mu=0' Bayes factor is defined for models without moderators")
-            y, v = self.model.y, self.model.v
-
-            def log_post_null(tau: np.ndarray) -> np.ndarray:
-                total = v[None, :] + np.asarray(tau, dtype=float)[:, None] ** 2
-                loglik = -0.5 * np.sum(np.log(2 * np.pi * total) + y[None] ** 2 / total, axis=1)
-                return self.tau_prior.logpdf(tau) + loglik
-
+            loglik_null = zero_mean_loglik(self.model.y, self.model.v)
             null = build_grid(
-                log_post_null, self.grid.scale, float(getattr(self.tau_prior, "upper", np.inf))
+                tau_log_posterior(self.tau_prior.logpdf, loglik_null),
+                self.grid.scale,
+                float(getattr(self.tau_prior, "upper", np.inf)),
             )
             return float(np.exp(null.log_norm - self.grid.log_norm))
         raise InputError(f"unknown hypothesis {hypothesis!r}; valid options are 'tau=0', 'mu=0'")
@@ -419,19 +415,30 @@ def _setup(
     return design, LinearModel(data.y, data.variance, design.X, prec0, mean0)
 
 
+def _loglik(model: LinearModel) -> Callable[[np.ndarray], np.ndarray]:
+    """log p(y | tau), the coefficients integrated out (vectorised over tau)."""
+    return lambda tau: conditional(model, tau).loglik
+
+
 def _log_posterior(model: LinearModel, prior: TauPrior) -> Callable[[np.ndarray], np.ndarray]:
     """Unnormalised log posterior of tau: log p(tau) + log p(y | tau) (−inf off the support)."""
+    return tau_log_posterior(prior.logpdf, _loglik(model))
 
-    def log_post(tau: np.ndarray) -> np.ndarray:
-        tau = np.asarray(tau, dtype=float)
-        lp = prior.logpdf(tau)
-        out = np.full(tau.shape, -np.inf)
-        ok = np.isfinite(lp)
-        if ok.any():
-            out[ok] = lp[ok] + conditional(model, tau[ok]).loglik
-        return out
 
-    return log_post
+def _grid_on_nodes(
+    prior: TauPrior,
+    model: LinearModel,
+    edges: np.ndarray,
+    scale: float,
+    nodes: tuple[np.ndarray, np.ndarray],
+    cond: Conditional,
+) -> Grid:
+    """One prior's grid on ``edges`` from the conditional posterior already computed at the
+    nodes (shared by the grid's weights, the mixtures and, in :func:`fit_exact_many`, every
+    prior)."""
+    lp_prior = prior.logpdf(nodes[0])
+    values = np.where(np.isfinite(lp_prior), lp_prior + cond.loglik, -np.inf)
+    return make_grid(edges, scale, _log_posterior(model, prior), values=values, nodes=nodes)
 
 
 def _checked_tau_prior(tau_prior: TauPrior, data: EffectData, model: LinearModel) -> TauPrior:
@@ -491,30 +498,17 @@ def fit_exact_many(
     if shared:
         scale = float(max(np.median(data.se), 1e-8))
 
-        def loglik(tau: np.ndarray) -> np.ndarray:
-            return conditional(model, np.asarray(tau, dtype=float)).loglik
+        def top_prior(tau: np.ndarray) -> np.ndarray:
+            return np.max(np.stack([priors[i].logpdf(tau) for i in shared]), axis=0)
 
-        def envelope(tau: np.ndarray) -> np.ndarray:
-            tau = np.asarray(tau, dtype=float)
-            top = np.max(np.stack([priors[i].logpdf(tau) for i in shared]), axis=0)
-            out = np.full(tau.shape, -np.inf)
-            ok = np.isfinite(top)
-            out[ok] = top[ok] + loglik(tau[ok])
-            return out
-
+        envelope = tau_log_posterior(top_prior, _loglik(model))
         edges = find_edges(envelope, scale, np.inf, SHARED_PANELS)
-        tau_nodes, _ = grid_nodes(edges, scale)
-        cond = conditional(model, tau_nodes)
+        nodes = grid_nodes(edges, scale)
+        cond = conditional(model, nodes[0])
         for i in shared:
-            prior = priors[i]
-
-            log_post = _log_posterior(model, prior)
-            lp_nodes = prior.logpdf(tau_nodes) + cond.loglik
-            grid = make_grid(
-                edges, scale, log_post, values=np.where(np.isfinite(lp_nodes), lp_nodes, -np.inf)
-            )
+            grid = _grid_on_nodes(priors[i], model, edges, scale, nodes, cond)
             results[i] = ExactResult(
-                data, design, model, grid, mu_prior, _one(beta_prior), prior, random_seed, cond
+                data, design, model, grid, mu_prior, _one(beta_prior), priors[i], random_seed, cond
             )
     return [r for r in results if r is not None]
 
@@ -556,18 +550,14 @@ def fit_exact(
     design, model = _setup(data, mu_prior, beta_prior, moderators, coding, levels)
     tau_prior = _checked_tau_prior(tau_prior or default_tau(data), data, model)
 
-    log_post = _log_posterior(model, tau_prior)
-
     upper = getattr(tau_prior, "upper", np.inf)
     scale = float(max(np.min(data.se), 1e-8))
     kwargs = {"panels": panels} if panels else {}
-    edges, scale = grid_edges(log_post, scale, float(upper), **kwargs)
+    edges, scale = grid_edges(_log_posterior(model, tau_prior), scale, float(upper), **kwargs)
     # the conditional posterior at the nodes serves both the grid's weights and the mixtures
     nodes = grid_nodes(edges, scale)
-    lp_prior = tau_prior.logpdf(nodes[0])
     cond = conditional(model, nodes[0])
-    lp_nodes = np.where(np.isfinite(lp_prior), lp_prior + cond.loglik, -np.inf)
-    grid = make_grid(edges, scale, log_post, values=lp_nodes, nodes=nodes)
+    grid = _grid_on_nodes(tau_prior, model, edges, scale, nodes, cond)
     return ExactResult(
         data, design, model, grid, mu_prior, _one(beta_prior), tau_prior, random_seed, cond
     )

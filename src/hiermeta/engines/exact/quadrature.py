@@ -20,6 +20,8 @@ __all__ = [
     "interpolant_maps",
     "mixture_quantiles",
     "solve_in_panel",
+    "tau_log_posterior",
+    "zero_mean_loglik",
 ]
 
 _LOG_2PI = float(np.log(2 * np.pi))
@@ -233,6 +235,35 @@ def interpolant_maps(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         interp @ integral,
         interp @ derivative,
     )
+
+
+def zero_mean_loglik(y: np.ndarray, v: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """log p(y | tau) when every true effect's mean is 0: y_i ~ N(0, v_i + tau²) (the null of
+    a Bayes factor for mu = 0; vectorised over tau)."""
+
+    def loglik(tau: np.ndarray) -> np.ndarray:
+        total = v[None, :] + np.asarray(tau, dtype=float)[:, None] ** 2
+        return -0.5 * np.sum(np.log(2 * np.pi * total) + y[None] ** 2 / total, axis=1)
+
+    return loglik
+
+
+def tau_log_posterior(
+    log_prior: Callable[[np.ndarray], np.ndarray], loglik: Callable[[np.ndarray], np.ndarray]
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Unnormalised log posterior of tau, log p(tau) + log p(y | tau), vectorised: −inf off the
+    prior's support, where the likelihood is not evaluated."""
+
+    def log_post(tau: np.ndarray) -> np.ndarray:
+        tau = np.asarray(tau, dtype=float)
+        lp = np.asarray(log_prior(tau), dtype=float)
+        out = np.full(tau.shape, -np.inf)
+        ok = np.isfinite(lp)
+        if ok.any():
+            out[ok] = lp[ok] + loglik(tau[ok])
+        return out
+
+    return log_post
 
 
 def find_edges(
