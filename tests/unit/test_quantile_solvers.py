@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from hiermeta.engines.exact.quadrature import _mixture_quantiles_safe, mixture_quantiles
+from hiermeta.engines.exact import quadrature
+from hiermeta.engines.exact.quadrature import (
+    _mixture_quantiles_safe,
+    _solve_in_panel_safe,
+    interpolant_maps,
+    mixture_quantiles,
+    solve_in_panel,
+)
 
 #: brentq to xtol 1e-13; the solver stops at |CDF − q| < 1e-13 or a bracket of 1e-14 relative —
 #: for components as sharp as sd 0.01 that bracket alone leaves CDF errors up to ~1e-10.
@@ -58,3 +65,55 @@ def test_fast_path_agrees_with_the_safeguarded_solver(seed: int) -> None:
     for row in range(n):
         for q, x in zip(PROBS, fast[row], strict=True):
             assert abs(_cdf(x, weight[row], mean[row], sd[row]) - q) < CDF_TOL
+
+
+#: Roots of a panel's CDF polynomial: both solvers stop within 1e-15 of the panel's mass, so on
+#: these well-conditioned polynomials the roots agree to ~1e-13 in t (the brute-force check is
+#: numpy's own root finder on the polynomial, good to ~1e-12 at degree 12).
+PANEL_ROOT_TOL = 1e-10
+
+
+def _panel_polynomials(rng: np.random.Generator, n: int) -> np.ndarray:
+    """CDF polynomials (integral from -1) of positive densities sampled at 12 Gauss–Legendre
+    nodes, as the exact engine's grid builds them: smooth bumps, rising and falling edges."""
+    nodes = np.polynomial.legendre.leggauss(12)[0]
+    centre, width = rng.uniform(-1.5, 1.5, (n, 1)), rng.uniform(0.3, 3.0, (n, 1))
+    density = np.exp(-0.5 * ((nodes[None] - centre) / width) ** 2) + rng.uniform(0, 0.1, (n, 1))
+    return density @ interpolant_maps(12)[1]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_panel_solver_fast_path_agrees_with_the_safeguarded_one_and_numpy_roots(
+    seed: int,
+) -> None:
+    rng = np.random.default_rng(seed)
+    coef = _panel_polynomials(rng, 30)
+    need = coef.sum(axis=1) * rng.uniform(0.001, 0.999, 30)  # a fraction of the panel's mass
+    fast = solve_in_panel(coef, need)
+    np.testing.assert_allclose(fast, _solve_in_panel_safe(coef, need), atol=PANEL_ROOT_TOL, rtol=0)
+    for row in range(30):
+        shifted = coef[row].copy()
+        shifted[0] -= need[row]
+        roots = np.polynomial.polynomial.polyroots(shifted)
+        real = roots[(abs(roots.imag) < 1e-9) & (abs(roots.real) <= 1 + 1e-9)].real
+        assert real.size == 1 and abs(real[0] - fast[row]) < PANEL_ROOT_TOL
+
+
+def test_panel_solver_hands_unsettled_rows_to_the_safeguarded_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no fast steps every row is left unsettled: the answers must still be the roots."""
+    rng = np.random.default_rng(7)
+    coef = _panel_polynomials(rng, 10)
+    need = coef.sum(axis=1) * rng.uniform(0.01, 0.99, 10)
+    expected = _solve_in_panel_safe(coef, need)
+    handed: list[int] = []
+
+    def safe(c: np.ndarray, n: np.ndarray) -> np.ndarray:
+        handed.append(len(n))
+        return _solve_in_panel_safe(c, n)
+
+    monkeypatch.setattr(quadrature, "_PANEL_FAST_STEPS", 0)
+    monkeypatch.setattr(quadrature, "_solve_in_panel_safe", safe)
+    np.testing.assert_allclose(solve_in_panel(coef, need), expected, atol=PANEL_ROOT_TOL, rtol=0)
+    assert handed and sum(handed) > 0

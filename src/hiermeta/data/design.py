@@ -177,7 +177,7 @@ def build_design(
                 names.append(f"{name}[{level}]")
             terms.append(Term(name, "indicator", tuple(range(start, len(columns))), found))
     X = np.column_stack(columns)
-    if np.linalg.matrix_rank(X) < X.shape[1]:
+    if X.shape[1] > 1 and np.linalg.matrix_rank(X) < X.shape[1]:  # a column of ones has rank 1
         raise InputError(
             f"the moderators {moderators} are collinear (the design matrix has rank "
             f"{np.linalg.matrix_rank(X)} < {X.shape[1]} columns); drop or merge one"

@@ -52,10 +52,17 @@ def fixed_effect_q(y: np.ndarray, v: np.ndarray, X: np.ndarray) -> QStatistic:
     k, p = X.shape
     if k <= p:
         return QStatistic(0.0, 0, 1.0, 0.0)
-    _, cov, w, resid = gls(y, v, X, 0.0)
-    q = max(0.0, float(np.sum(w * resid**2)))
+    if p == 1 and np.all(X == 1.0):  # the common case in scalar algebra (no matrix inverse)
+        w = 1.0 / v
+        total = float(w.sum())
+        resid = y - float(w @ y) / total
+        trace = total - float(w @ w) / total
+    else:
+        _, cov, w, resid = gls(y, v, X, 0.0)
+        trace = trace_p(w, X, cov)
+    q = max(0.0, float(w @ resid**2))
     p_value = float(special.chdtrc(k - p, q))  # = stats.chi2.sf, without its overhead
-    return QStatistic(q, k - p, p_value, (k - p) / trace_p(w, X, cov))
+    return QStatistic(q, k - p, p_value, (k - p) / trace)
 
 
 def i2_percent(tau2: float, vt: float) -> float:

@@ -31,6 +31,7 @@ from hiermeta.engines.exact.quadrature import (
     grid_edges,
     grid_nodes,
     make_grid,
+    mixture_moments,
     mixture_quantiles,
     normal_mixture_cdf,
     normal_mixture_pdf,
@@ -165,12 +166,15 @@ class ExactResult(BayesianResult):
         self.random_seed = random_seed
         self.notes: tuple[str, ...] = ()
         self._tables: dict[float, dict[str, tuple[float, float, float, float]]] = {}
-        # nodes with negligible posterior mass are dropped from the mixtures (speed only)
-        keep = grid.weight > 1e-18 * grid.weight.max()
-        self._tau, self._weight = grid.tau[keep], grid.weight[keep] / grid.weight[keep].sum()
         # the conditional posterior at the grid's nodes, computed with the grid (fit_exact) or
         # shared by several priors (fit_exact_many)
-        self._mean, self._cov = node_conditional.mean[keep], node_conditional.cov[keep]
+        self._tau, self._weight = grid.tau, grid.weight
+        self._mean, self._cov = node_conditional.mean, node_conditional.cov
+        # nodes with negligible posterior mass are dropped from the mixtures (speed only)
+        keep = grid.weight > 1e-18 * grid.weight.max()
+        if not keep.all():
+            self._tau, self._weight = grid.tau[keep], grid.weight[keep] / grid.weight[keep].sum()
+            self._mean, self._cov = self._mean[keep], self._cov[keep]
 
     def _estimate_of(self, param: str, level: float, interval: str, kind: str = "") -> Estimate:
         """Effects, predictions and tau from :meth:`_quantile_table` (one batched solve per
@@ -198,14 +202,14 @@ class ExactResult(BayesianResult):
         mean = C @ self._mean.T  # (N, M)
         var = np.einsum("ni,mij,nj->nm", C, self._cov, C)
         var[len(names) :] += self._tau[None, :] ** 2
-        sd = np.sqrt(np.maximum(var, 0.0))
-        weight = np.broadcast_to(self._weight, mean.shape)
-        quantiles = mixture_quantiles(weight, mean, np.maximum(sd, 1e-300), probs)
-        centre = mean @ self._weight
-        spread = np.sqrt(np.maximum((var + mean**2) @ self._weight - centre**2, 0.0))
+        var = np.maximum(var, 0.0)
+        weight = self._weight[None]  # the same node weights in every row
+        moments = mixture_moments(weight, mean, var)
+        sd = np.maximum(np.sqrt(var), 1e-300)
+        quantiles = mixture_quantiles(weight, mean, sd, probs, moments)
         table = {
             name: (float(q[0]), float(q[1]), float(q[2]), float(s))
-            for name, q, s in zip([*names, *predictive], quantiles, spread, strict=True)
+            for name, q, s in zip([*names, *predictive], quantiles, moments[1], strict=True)
         }
         tau = self._tau_posterior
         low, med, high = tau.quantile(probs)
