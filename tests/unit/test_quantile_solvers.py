@@ -84,12 +84,22 @@ def _panel_polynomials(rng: np.random.Generator, n: int) -> np.ndarray:
 
 @pytest.mark.parametrize("seed", range(3))
 def test_panel_solver_fast_path_agrees_with_the_safeguarded_one_and_numpy_roots(
-    seed: int,
+    seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The fast path settles every row of these well-conditioned polynomials by itself (no row
+    handed over: the speed-up is real) at the roots the safeguarded solver and numpy find."""
     rng = np.random.default_rng(seed)
     coef = _panel_polynomials(rng, 30)
     need = coef.sum(axis=1) * rng.uniform(0.001, 0.999, 30)  # a fraction of the panel's mass
+    handed: list[int] = []
+
+    def safe(c: np.ndarray, n: np.ndarray) -> np.ndarray:
+        handed.append(len(n))
+        return _solve_in_panel_safe(c, n)
+
+    monkeypatch.setattr(quadrature, "_solve_in_panel_safe", safe)
     fast = solve_in_panel(coef, need)
+    assert not handed
     np.testing.assert_allclose(fast, _solve_in_panel_safe(coef, need), atol=PANEL_ROOT_TOL, rtol=0)
     for row in range(30):
         shifted = coef[row].copy()
@@ -116,4 +126,4 @@ def test_panel_solver_hands_unsettled_rows_to_the_safeguarded_one(
     monkeypatch.setattr(quadrature, "_PANEL_FAST_STEPS", 0)
     monkeypatch.setattr(quadrature, "_solve_in_panel_safe", safe)
     np.testing.assert_allclose(solve_in_panel(coef, need), expected, atol=PANEL_ROOT_TOL, rtol=0)
-    assert handed and sum(handed) > 0
+    assert sum(handed) == 10  # every row

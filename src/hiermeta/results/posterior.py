@@ -110,12 +110,16 @@ class ScalarPosterior(ABC):
                 r2 = float(np.log(dens[1]) - np.log(dens[0]))
             if abs(r1) < 1e-13 and abs(r2) < 1e-10:
                 return float(lo), float(hi)
-            jac = np.array([[-dens[0], dens[1]], [-slope[0], slope[1]]])
-            try:
-                step = np.linalg.solve(jac, -np.array([r1, r2]))
-            except np.linalg.LinAlgError:
+            # the 2 × 2 Newton system [[-f(lo), f(hi)], [-s(lo), s(hi)]] step = -(r1, r2), by
+            # Cramer's rule (np.linalg.solve costs more than the whole iteration at this size)
+            if not np.isfinite(r2):  # an iterate where the density is 0 (beyond a Uniform's U)
                 break
-            new_lo, new_hi = lo + step[0], hi + step[1]
+            det = float(-dens[0] * slope[1] + dens[1] * slope[0])
+            if not (det != 0 and np.isfinite(det)):
+                break
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                new_lo = lo + float(-r1 * slope[1] + r2 * dens[1]) / det
+                new_hi = hi + float(dens[0] * r2 - slope[0] * r1) / det
             if not (np.isfinite(new_lo) and np.isfinite(new_hi) and new_lo < hi and new_hi > lo):
                 break
             if np.isfinite(low_end) and new_lo < low_end:

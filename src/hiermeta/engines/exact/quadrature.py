@@ -155,9 +155,11 @@ class Grid:
         return np.log1p(np.asarray(tau, dtype=float) / self.scale)
 
     def _locate(self, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        u = np.clip(self.u_of(np.maximum(tau, 0.0)), self.edges[0], self.edges[-1])
-        panel = np.clip(
-            np.searchsorted(self.edges, u, side="right") - 1, 0, len(self.panel_mass) - 1
+        # ufuncs rather than np.clip: this runs in every step of the HDI search
+        u = np.minimum(np.maximum(self.u_of(np.maximum(tau, 0.0)), self.edges[0]), self.edges[-1])
+        panel = np.minimum(
+            np.maximum(np.searchsorted(self.edges, u, side="right") - 1, 0),
+            len(self.panel_mass) - 1,
         )
         half = (self.edges[panel + 1] - self.edges[panel]) / 2
         t = (u - self.edges[panel]) / half - 1
@@ -177,7 +179,8 @@ class Grid:
         g = np.einsum("ij,ij->i", powers[:, :n], self.coef[panel])
         dg = np.einsum("ij,ij->i", powers[:, : n - 1], self.coef_der[panel]) / half
         below = self.below[panel]
-        cdf = np.clip(below + np.einsum("ij,ij->i", powers, self.coef_int[panel]) * half, 0.0, 1.0)
+        cdf = below + np.einsum("ij,ij->i", powers, self.coef_int[panel]) * half
+        cdf = np.minimum(np.maximum(cdf, 0.0), 1.0)
         jac = self.scale * np.exp(u)
         inside = (tau >= self.tau_of(self.edges[0])) & (tau <= self.tau_of(self.edges[-1]))
         dens = np.where(inside, np.maximum(g, 0.0) / jac, 0.0)
