@@ -175,6 +175,9 @@ class ExactResult(BayesianResult):
         if not keep.all():
             self._tau, self._weight = grid.tau[keep], grid.weight[keep] / grid.weight[keep].sum()
             self._mean, self._cov = self._mean[keep], self._cov[keep]
+        # shared with the grid and, in fit_exact_many, with the other priors' results
+        for shared in (self._tau, self._weight, self._mean, self._cov):
+            shared.flags.writeable = False
 
     def _estimate_of(self, param: str, level: float, interval: str, kind: str = "") -> Estimate:
         """Effects, predictions and tau from :meth:`_quantile_table` (one batched solve per
