@@ -536,26 +536,20 @@ def _sample(
             save_warmup=False,
             target_accept=target_accept,
         )
-    with warnings.catch_warnings():
-        # PyMC's own convergence messages are replaced by hiermeta's diagnostics below
-        warnings.filterwarnings("ignore", message=".*(divergen|r_hat|rhat|effective sample|ESS).*")
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
-        warnings.filterwarnings("ignore", category=RuntimeWarning, module="pymc")
-        with model, abort_on_ctrl_c():
-            initial_points, step = _pymc_step(entry, chains, target_accept, seed)
-            return pm.sample(
-                draws=draws,
-                step=step,
-                initvals=initial_points,
-                tune=tune,
-                chains=chains,
-                cores=1,
-                random_seed=seed,
-                progressbar=progressbar,
-                compute_convergence_checks=False,
-                quiet=not progressbar,
-            )
+    with pymc_silenced(), model, abort_on_ctrl_c():
+        initial_points, step = _pymc_step(entry, chains, target_accept, seed)
+        return pm.sample(
+            draws=draws,
+            step=step,
+            initvals=initial_points,
+            tune=tune,
+            chains=chains,
+            cores=1,
+            random_seed=seed,
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+            quiet=not progressbar,
+        )
 
 
 def _relabel(idata: Any, coords: dict[str, list[str]]) -> Any:
@@ -934,6 +928,18 @@ class _Abort(BaseException):
 
 
 @contextlib.contextmanager
+def pymc_silenced() -> Iterator[None]:
+    """PyMC's own convergence messages and notices silenced: hiermeta's diagnostics (R-hat,
+    ESS, divergences, judged on the final attempt) replace them."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(divergen|r_hat|rhat|effective sample|ESS).*")
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module="pymc")
+        yield
+
+
+@contextlib.contextmanager
 def abort_on_ctrl_c() -> Iterator[None]:
     """While PyMC's own NUTS runs: Ctrl-C stops it at once (main thread only; elsewhere the
     default handling stays)."""
@@ -983,24 +989,20 @@ def sample_model(
     :class:`SamplingInterrupted` instead of returned."""
     import pymc as pm
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
-        warnings.filterwarnings("ignore", category=RuntimeWarning, module="pymc")
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        guard = abort_on_ctrl_c() if sampler == "pymc" else contextlib.nullcontext()
-        with model, interruptible(), guard:
-            idata = pm.sample(
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                cores=1,
-                target_accept=target_accept,
-                random_seed=random_seed,
-                progressbar=False,
-                compute_convergence_checks=False,
-                quiet=True,
-                nuts_sampler=sampler,
-            )
+    guard = abort_on_ctrl_c() if sampler == "pymc" else contextlib.nullcontext()
+    with pymc_silenced(), model, interruptible(), guard:
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=1,
+            target_accept=target_accept,
+            random_seed=random_seed,
+            progressbar=False,
+            compute_convergence_checks=False,
+            quiet=True,
+            nuts_sampler=sampler,
+        )
     raise_if_truncated(idata, draws, chains)
     return idata
 
