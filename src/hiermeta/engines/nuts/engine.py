@@ -513,8 +513,6 @@ def _sample(
     progressbar: bool,
     sampler: str = "pymc",
 ) -> Any:
-    import pymc as pm
-
     model = entry["model"]
     if sampler == "nutpie":
         import nutpie
@@ -538,17 +536,8 @@ def _sample(
         )
     with pymc_silenced(), model, abort_on_ctrl_c():
         initial_points, step = _pymc_step(entry, chains, target_accept, seed)
-        return pm.sample(
-            draws=draws,
-            step=step,
-            initvals=initial_points,
-            tune=tune,
-            chains=chains,
-            cores=1,
-            random_seed=seed,
-            progressbar=progressbar,
-            compute_convergence_checks=False,
-            quiet=not progressbar,
+        return pymc_sample(
+            draws, tune, chains, seed, progressbar, step=step, initvals=initial_points
         )
 
 
@@ -927,6 +916,28 @@ class _Abort(BaseException):
     next chain."""
 
 
+def pymc_sample(
+    draws: int, tune: int, chains: int, seed: int | None, progressbar: bool, **options: Any
+) -> Any:
+    """``pm.sample`` in the current model as hiermeta calls it: chains in sequence (one
+    process; nutpie and the kernel sampler run chains in parallel themselves), PyMC's own
+    convergence checks off (hiermeta's diagnostics replace them); ``options`` such as ``step``
+    or ``nuts_sampler`` pass through."""
+    import pymc as pm
+
+    return pm.sample(
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=1,
+        random_seed=seed,
+        progressbar=progressbar,
+        compute_convergence_checks=False,
+        quiet=not progressbar,
+        **options,
+    )
+
+
 @contextlib.contextmanager
 def pymc_silenced() -> Iterator[None]:
     """PyMC's own convergence messages and notices silenced: hiermeta's diagnostics (R-hat,
@@ -987,20 +998,16 @@ def sample_model(
     selection model): PyMC's messages silenced (hiermeta's diagnostics replace them), chains in
     sequence, Ctrl-C stopping promptly with either sampler, and a truncated run raised as
     :class:`SamplingInterrupted` instead of returned."""
-    import pymc as pm
 
     guard = abort_on_ctrl_c() if sampler == "pymc" else contextlib.nullcontext()
     with pymc_silenced(), model, interruptible(), guard:
-        idata = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=1,
+        idata = pymc_sample(
+            draws,
+            tune,
+            chains,
+            random_seed,
+            False,
             target_accept=target_accept,
-            random_seed=random_seed,
-            progressbar=False,
-            compute_convergence_checks=False,
-            quiet=True,
             nuts_sampler=sampler,
         )
     raise_if_truncated(idata, draws, chains)
