@@ -919,10 +919,10 @@ class _Abort(BaseException):
 def pymc_sample(
     draws: int, tune: int, chains: int, seed: int | None, progressbar: bool, **options: Any
 ) -> Any:
-    """``pm.sample`` in the current model as hiermeta calls it: chains in sequence (one
-    process; nutpie and the kernel sampler run chains in parallel themselves), PyMC's own
-    convergence checks off (hiermeta's diagnostics replace them); ``options`` such as ``step``
-    or ``nuts_sampler`` pass through."""
+    """``pm.sample`` in the current model as hiermeta calls it: ``cores=1`` (no worker
+    processes), PyMC's own convergence checks off (hiermeta's diagnostics replace them), quiet
+    unless a progress bar is asked for; ``options`` such as ``step`` or ``nuts_sampler`` pass
+    through."""
     import pymc as pm
 
     return pm.sample(
