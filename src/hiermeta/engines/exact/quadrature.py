@@ -523,8 +523,7 @@ def _mixture_quantiles_safe(
     must not make every row pay for their iterations); all Q quantiles of an analysis share
     one pass over its components (batched matrix products)."""
     n, q = weight.shape[0], probs.size
-    centre = np.sum(weight * mean, axis=1)
-    spread = np.sqrt(np.maximum(np.sum(weight * (sd**2 + mean**2), axis=1) - centre**2, 0.0))
+    centre, spread = mixture_moments(weight, mean, sd * sd)
     target = np.broadcast_to(probs[None, :], (n, q))
     x = centre[:, None] + spread[:, None] * special.ndtri(probs)[None, :]
     a = np.repeat(np.min(mean - 40 * sd, axis=1)[:, None], q, axis=1)
