@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import hiermeta as hm
@@ -91,6 +92,24 @@ def test_summary_has_one_schema(case, fits) -> None:
         assert levels <= set(table.index)
     else:
         assert "predictive" in table.index
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_summary_frame_is_the_public_constructors_and_owns_its_labels(case, fits) -> None:
+    """summary() builds its frame through pandas' block manager from cached labels and text
+    columns: the result must be the frame pandas' public constructor builds (values, dtypes,
+    index name), and editing one summary must leave the next untouched."""
+    fit = fits[case]
+    table = fit.summary()
+    columns = {c: table[c].to_numpy(dtype=object if c == "interval" else float) for c in table}
+    public = pd.DataFrame(columns, index=pd.Index(list(table.index), name="param"))
+    pd.testing.assert_frame_equal(table, public)
+    table.loc["mu", "interval"] = "edited"
+    table.loc["mu", "estimate"] = 99.0
+    table.index.name = "renamed"
+    again = fit.summary()
+    assert again.loc["mu", "interval"] != "edited" and again.loc["mu", "estimate"] != 99.0
+    assert again.index.name == "param"
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

@@ -107,6 +107,43 @@ def _param_index(names: tuple[str, ...]) -> pd.Index:
     return pd.Index(np.array(names, dtype=object), name="param")
 
 
+@lru_cache(maxsize=64)
+def _column_index(names: tuple[str, ...]) -> pd.Index:
+    """The columns of a summary (cached, as :func:`_param_index`; pandas never changes a
+    frame's columns in place, it gives the frame a new Index)."""
+    return pd.Index(np.array(names, dtype=object))
+
+
+@lru_cache(maxsize=256)
+def _text_column(texts: tuple[str, ...]) -> Any:
+    """A text column as pandas stores it (its string dtype where pandas has one); cached, so
+    callers take a copy."""
+    return pd.Series(np.array(texts, dtype=object))._values
+
+
+def summary_frame(columns: dict[str, Any], index: tuple[str, ...]) -> pd.DataFrame:
+    """The summary frame from float columns and text columns (tuples of str).
+
+    The same frame as ``pd.DataFrame(columns, index=...)``, a fifth of its cost: the column
+    and row labels and the text columns come from caches, and the arrays go straight into
+    pandas' block manager (``DataFrame._from_arrays`` without re-validation: each is already
+    a 1-D array of the index's length, as that path requires). Building the frame was a
+    quarter of an exact fit + summary at k = 56. Without that classmethod (a future pandas)
+    the public constructor builds the same frame.
+    """
+    arrays = [
+        _text_column(values).copy() if isinstance(values, tuple) else values
+        for values in columns.values()
+    ]
+    labels = _column_index(tuple(columns))
+    rows = _param_index(index).copy()
+    build = getattr(pd.DataFrame, "_from_arrays", None)
+    if build is None:
+        return pd.DataFrame(dict(zip(labels, arrays, strict=True)), index=rows)
+    frame: pd.DataFrame = build(arrays, columns=labels, index=rows, verify_integrity=False)
+    return frame
+
+
 def q_text(q: float, df: int, p: float) -> str:
     """``Q = 84.07, df = 9, p < 0.001``."""
     return f"Q = {q:.2f}, df = {df}, p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}"
@@ -402,9 +439,9 @@ class MetaResult(ABC):
         # columns built once (one DataFrame construction, no per-column insertion)
         columns = ["estimate", "se", "ci_low", "ci_high", "p_value", "interval"]
         table: dict[str, Any] = {
-            c: np.array(
-                [row.get(c, np.nan) for row in rows], dtype=object if c == "interval" else float
-            )
+            c: tuple(row.get(c, np.nan) for row in rows)
+            if c == "interval"
+            else np.array([row.get(c, np.nan) for row in rows], dtype=float)
             for c in columns
         }
         names = [row["param"] for row in rows]
@@ -417,8 +454,7 @@ class MetaResult(ABC):
             natural = np.where(effect, self._natural(sources), np.nan)  # one call for the three
             for target, values in zip((m, f"{m} ci_low", f"{m} ci_high"), natural, strict=True):
                 table[target] = values
-        # numpy columns: pandas builds the frame ~2× faster than from lists
-        return pd.DataFrame(table, index=_param_index(tuple(names)).copy())
+        return summary_frame(table, tuple(names))
 
     def _p_value(self, param: str) -> float:
         """p-value of the test that a coefficient is 0 (frequentist engines)."""
