@@ -4,16 +4,19 @@ CDF written out term by term): mixtures with far-apart, sharp modes as well as s
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import optimize, stats
 
-from hiermeta.engines.exact import quadrature
+import hiermeta as hm
+from hiermeta.engines.exact import fit_exact, quadrature
 from hiermeta.engines.exact.quadrature import (
     _mixture_quantiles_safe,
     _solve_in_panel_safe,
     interpolant_maps,
     mixture_quantiles,
     solve_in_panel,
+    solve_in_panel_scalar,
 )
 
 #: brentq to xtol 1e-13; the solver stops at |CDF − q| < 1e-13 or a bracket of 1e-14 relative —
@@ -127,3 +130,68 @@ def test_panel_solver_hands_unsettled_rows_to_the_safeguarded_one(
     monkeypatch.setattr(quadrature, "_solve_in_panel_safe", safe)
     np.testing.assert_allclose(solve_in_panel(coef, need), expected, atol=PANEL_ROOT_TOL, rtol=0)
     assert sum(handed) == 10  # every row
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_scalar_panel_solver_finds_numpys_roots(seed: int) -> None:
+    """The one-at-a-time solver behind a summary's three tau quantiles: the same roots as
+    numpy's polynomial root finder and the vectorised solver."""
+    rng = np.random.default_rng(seed)
+    coef = _panel_polynomials(rng, 30)
+    need = coef.sum(axis=1) * rng.uniform(0.001, 0.999, 30)
+    vectorised = solve_in_panel(coef, need)
+    for row in range(30):
+        got = solve_in_panel_scalar(coef[row].tolist(), float(need[row]))
+        shifted = coef[row].copy()
+        shifted[0] -= need[row]
+        roots = np.polynomial.polynomial.polyroots(shifted)
+        real = roots[(abs(roots.imag) < 1e-9) & (abs(roots.real) <= 1 + 1e-9)].real
+        assert abs(real[0] - got) < PANEL_ROOT_TOL
+        assert abs(vectorised[row] - got) < PANEL_ROOT_TOL
+
+
+def test_scalar_panel_solver_ends_at_the_panel_ends() -> None:
+    """need at or beyond the panel's mass (rounding at p = 1) gives the panel's end, not a step
+    outside it; NaN stays NaN through Grid.quantile."""
+    coef = _panel_polynomials(np.random.default_rng(0), 1)[0]
+    mass = float(coef.sum())
+    assert solve_in_panel_scalar(coef.tolist(), mass * (1 + 1e-12)) == pytest.approx(1.0, abs=1e-12)
+    assert solve_in_panel_scalar(coef.tolist(), 0.0) == pytest.approx(-1.0, abs=1e-12)
+
+
+#: Grid.quantile of a few probabilities (scalar tier) and of many (vectorised tier) solve the
+#: same polynomials to the same CDF tolerance; where the density is low (p = 1e-6) that leaves
+#: quantiles ~1e-10 apart in relative terms, and the CDF at either within 1e-14 of p.
+TIER_REL_TOL = 1e-9
+TIER_CDF_TOL = 1e-13
+
+
+@pytest.mark.parametrize(
+    "prior",
+    [
+        hm.priors.HalfNormal(0.5),
+        hm.priors.HalfCauchy(0.5),
+        hm.priors.LogNormalTau2(-2, 1),
+        hm.priors.InverseGamma(1, 0.1),
+        hm.priors.Uniform(0.5),
+    ],
+    ids=repr,
+)
+def test_grid_quantile_tiers_agree(prior: hm.priors.TauPrior) -> None:
+    rng = np.random.default_rng(11)
+    probs = np.array([1e-6, 0.025, 0.2, 0.5, 0.8, 0.975, 1 - 1e-6])
+    assert probs.size <= quadrature.SCALAR_QUANTILES < 2 * probs.size
+    for _ in range(8):
+        k = int(rng.integers(2, 30))
+        se = rng.uniform(0.05, 0.5, k)
+        y = rng.normal(0, rng.uniform(0, 1), k) + se * rng.standard_normal(k)
+        grid = fit_exact(
+            hm.from_log_se(pd.DataFrame({"y": y, "se": se}), "y", "se"), None, prior
+        ).grid
+        scalar = grid.quantile(probs)
+        vectorised = grid.quantile(np.tile(probs, 2))[: probs.size]
+        np.testing.assert_allclose(scalar, vectorised, rtol=TIER_REL_TOL)
+        assert np.max(np.abs(grid.cdf(scalar) - probs)) < TIER_CDF_TOL
+        assert np.isnan(grid.quantile(np.array([np.nan, 0.5]))[0])
+        ends = grid.quantile(np.array([0.0, 1.0]))  # the ends of the grid's range
+        assert ends[0] <= scalar[0] and ends[1] >= scalar[-1]
