@@ -47,3 +47,16 @@ def test_continuous_moderator_is_one_column(data) -> None:
 def test_unknown_moderator_lists_the_covariates(data) -> None:
     with pytest.raises(hm.InputError, match="alloc"):
         build_design(data, ["region"])
+
+
+def test_intercept_only_design_is_shared_and_read_only(data) -> None:
+    """Without moderators every fit of k studies shares one design (cached): its matrix is a
+    read-only column of ones, so no fit can change another's; coding or levels without
+    moderators are still checked against the covariates."""
+    first, second = build_design(data), build_design(data, [], coding={}, levels={})
+    assert first is second and first.names == ("intercept",) and first.terms == ()
+    np.testing.assert_array_equal(first.X, np.ones((data.k, 1)))
+    with pytest.raises(ValueError, match="read-only"):
+        first.X[0, 0] = 2.0
+    with pytest.raises(hm.InputError, match="covariates are"):
+        build_design(data, coding={"nonexistent": "ordinal"})

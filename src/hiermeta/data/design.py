@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -127,6 +128,8 @@ def build_design(
     levels
         Per categorical moderator, the level order (first = reference).
     """
+    if not (moderators or coding or levels):
+        return _intercept_design(data.k)
     if isinstance(moderators, str):
         moderators = [moderators]
     moderators = list(moderators or [])
@@ -186,3 +189,11 @@ def build_design(
         raise InputError(f"{X.shape[1]} coefficients cannot be estimated from {data.k} studies")
     X.setflags(write=False)
     return Design(X=X, names=tuple(names), terms=tuple(terms))
+
+
+@lru_cache(maxsize=64)
+def _intercept_design(k: int) -> Design:
+    """The intercept-only design of k studies (shared: its matrix is read-only)."""
+    X = np.ones((k, 1))
+    X.setflags(write=False)
+    return Design(X=X, names=("intercept",), terms=())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any, ClassVar, overload
 
 import numpy as np
@@ -246,11 +247,16 @@ class BayesianResult(MetaResult):
             names += self.level_params()
         return names + [f"theta[{s}]" for s in self.data.study]
 
+    @cached_property
+    def _parameter_set(self) -> frozenset[str]:
+        """:meth:`parameters` for membership tests (the list names every study)."""
+        return frozenset(self.parameters())
+
     def _posterior_checked(self, param: str) -> ScalarPosterior:
         # a study's effect is looked up in constant time (a forest plot asks for every study)
         study = param[6:-1] if param.startswith("theta[") and param.endswith("]") else None
         known = self.data.position(study) is not None if study is not None else None
-        if not known and param not in self.parameters():
+        if not known and param not in self._parameter_set:
             raise unknown_option("parameter", param, self.parameters())
         return self.posterior(param)
 
@@ -273,14 +279,14 @@ class BayesianResult(MetaResult):
     def prediction(self, ci_level: float | None = None, param: str = "mu") -> Estimate | None:
         level = self._level(ci_level)
         name = "predictive" if param == "mu" else f"predictive[{param}]"
-        if name not in self.parameters():
+        if name not in self._parameter_set:
             return None
         kind = "posterior predictive"
         return self._estimate_of(name, level, f"{level:.0%} PI ({kind})", kind)
 
     def tau_estimate(self, ci_level: float | None = None) -> Estimate:
         level = self._level(ci_level)
-        if "tau" not in self.parameters():  # one tau per subgroup: no single tau
+        if "tau" not in self._parameter_set:  # one tau per subgroup: no single tau
             nan = float("nan")
             return Estimate(nan, nan, nan, nan, level, "one tau per subgroup (see the summary)")
         return self._estimate_of("tau", level, f"{level:.0%} CrI (central; value = median)")
@@ -402,7 +408,7 @@ class BayesianResult(MetaResult):
             thresholds = self.data.measure_info.default_thresholds
         rows = ["mu", "predictive", *self.default_summary_params()]
         rows = [
-            r for r in dict.fromkeys(rows) if not r.startswith("tau") and r in self.parameters()
+            r for r in dict.fromkeys(rows) if not r.startswith("tau") and r in self._parameter_set
         ]
         table = {
             f"P({self.data.natural_label} < {t:g})": [self.prob(t, param=r) for r in rows]

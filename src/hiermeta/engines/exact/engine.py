@@ -198,7 +198,7 @@ class ExactResult(BayesianResult):
         probs = np.array([tail, 0.5, 1 - tail])
         names = self.effect_params()
         vectors = [self._vector(name) for name in names]
-        predictive = [p for p in self.parameters() if p.startswith("predictive")]
+        predictive = ["predictive", *self._level_predictive()]
         for name in predictive:
             vectors.append(self._vector(predictive_target(name)))
         C = np.array(vectors)  # (N, p)
@@ -262,10 +262,11 @@ class ExactResult(BayesianResult):
         return self._linear(self._vector(param))
 
     def parameters(self) -> list[str]:
-        names = super().parameters()
-        for term in self.design.terms:
-            names += [f"predictive[{term.name}={level}]" for level in term.levels]
-        return names
+        return super().parameters() + self._level_predictive()
+
+    def _level_predictive(self) -> list[str]:
+        """``predictive[<moderator>=<level>]``: a new study at each level of each moderator."""
+        return [f"predictive[{t.name}={level}]" for t in self.design.terms for level in t.levels]
 
     def _shrinkage(self, i: int) -> NormalMixture:
         tau2 = self._tau**2
@@ -452,7 +453,7 @@ def _checked_tau_prior(tau_prior: TauPrior, data: EffectData, model: LinearModel
     if not isinstance(tau_prior, TauPrior):
         raise InputError(f"tau_prior must be a tau prior from hiermeta.priors; got {tau_prior!r}")
     tau_prior = tau_prior.for_data(data.se)
-    n_flat = int(np.sum(model.prec0 == 0))
+    n_flat = int(np.count_nonzero(model.prec0 == 0))
     if n_flat and data.k <= n_flat and not tau_prior.proper:
         raise InputError("flat coefficient priors with an improper tau prior need more studies")
     return tau_prior

@@ -6,7 +6,7 @@ import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 
 import numpy as np
 from scipy import special
@@ -79,7 +79,9 @@ class LinearModel:
         w = 1.0 / v
         centre = float(w @ y / w.sum())
         yc = y - centre
-        return InterceptTerms(centre, np.stack([np.ones_like(yc), yc, yc * yc], axis=1))
+        v_min, v_max = float(v.min()), float(v.max())
+        s_safe = _LOG_TERM_BOUND - v_max if v_min >= 1 / _LOG_TERM_BOUND else -math.inf
+        return InterceptTerms(centre, np.stack([np.ones_like(yc), yc, yc * yc], axis=1), s_safe)
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,8 @@ def _conditional_intercept(model: LinearModel, tau: np.ndarray) -> Conditional:
     study is extremely precise; the tests check it against a long-double residual sum.
     """
     terms = model.intercept_terms
-    total = model.v[None, :] + tau[:, None] ** 2  # (n, k)
+    tau2 = tau * tau
+    total = model.v[None, :] + tau2[:, None]  # (n, k)
     s0, s1, s2 = ((1.0 / total) @ terms.basis).T
     prec0, mean0 = float(model.prec0[0]), float(model.mean0[0]) - terms.centre
     prec = s0 + prec0
@@ -142,7 +145,7 @@ def _conditional_intercept(model: LinearModel, tau: np.ndarray) -> Conditional:
     quad = s2 - mean * (2.0 * s1 - mean * s0) + prec0 * (mean - mean0) ** 2
     loglik = -0.5 * (
         len(model.y) * _LOG_2PI
-        + np.sum(np.log(total), axis=1)
+        + _row_log_sums(total, tau2.size > 0 and float(tau2.max()) <= terms.s_safe)
         + np.log(prec)
         - (np.log(prec0) if prec0 > 0 else 0.0)
         + quad
@@ -152,12 +155,35 @@ def _conditional_intercept(model: LinearModel, tau: np.ndarray) -> Conditional:
     )
 
 
+#: The bound on each term of :func:`_row_log_sums` that keeps a product of four inside double
+#: range (1e±280, far from overflow and underflow).
+_LOG_TERM_BOUND = 1e70
+
+
+def _row_log_sums(total: np.ndarray, grouped: bool) -> np.ndarray:
+    """Σ_i log total[n, i] of each row: a log costs several products here, so when the caller
+    knows every term lies within [1/_LOG_TERM_BOUND, _LOG_TERM_BOUND] (``grouped``) the terms
+    are multiplied four at a time first (one log per product; rounding ~4 ε per product)."""
+    k = total.shape[1]
+    whole = k - k % 4
+    if not grouped or whole == 0:
+        return np.sum(np.log(total), axis=1)
+    products = (total[:, 0:whole:4] * total[:, 1:whole:4]) * (
+        total[:, 2:whole:4] * total[:, 3:whole:4]
+    )
+    sums = np.sum(np.log(products), axis=1)
+    if whole < k:
+        sums += np.sum(np.log(total[:, whole:]), axis=1)
+    return sums
+
+
 @dataclass(frozen=True)
 class InterceptTerms:
     """What :func:`_conditional_intercept` needs of the data, computed once per model."""
 
     centre: float  # the fixed-effect mean of y
     basis: np.ndarray  # (k, 3): 1, y − centre, (y − centre)²
+    s_safe: float  # the largest tau² at which every v + tau² is within _LOG_TERM_BOUND
 
 
 @dataclass(frozen=True)
@@ -536,7 +562,7 @@ def mixture_quantiles(
     """
     probs = np.asarray(probs, dtype=float)
     centre, spread = mixture_moments(weight, mean, sd * sd) if moments is None else moments
-    x = centre[:, None] + spread[:, None] * special.ndtri(probs)[None, :]
+    x = centre[:, None] + spread[:, None] * _standard_normal_quantiles(tuple(probs.tolist()))
     inv_sd = 1.0 / sd
     cdf_w = weight[:, :, None]
     dens_w = (weight * inv_sd / _SQRT_2PI)[:, :, None]
@@ -554,11 +580,21 @@ def mixture_quantiles(
     # the tolerance shrinks in the far tails, where 1e-11 would be a large part of p itself
     tail = np.minimum(1.0, np.minimum(probs, 1.0 - probs) / _FAST_TAIL)
     settled = np.isfinite(x) & (np.abs(f) < _FAST_CDF_TOL * tail[None, :])
+    if settled.all():
+        return x
     rows = np.flatnonzero(~settled.all(axis=1))
-    if rows.size:
-        every = np.broadcast_to(weight, mean.shape)
-        x[rows] = _mixture_quantiles_safe(every[rows], mean[rows], sd[rows], probs)
+    every = np.broadcast_to(weight, mean.shape)
+    x[rows] = _mixture_quantiles_safe(every[rows], mean[rows], sd[rows], probs)
     return x
+
+
+@lru_cache(maxsize=64)
+def _standard_normal_quantiles(probs: tuple[float, ...]) -> np.ndarray:
+    """Φ⁻¹ of the probabilities as a (1, Q) row (cached: a summary asks for the same three
+    again and again, and scipy's call costs more than the arithmetic)."""
+    row = special.ndtri(np.array(probs))[None, :]
+    row.flags.writeable = False
+    return row
 
 
 def _mixture_quantiles_safe(
