@@ -95,21 +95,31 @@ def test_summary_has_one_schema(case, fits) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_summary_frame_is_the_public_constructors_and_owns_its_labels(case, fits) -> None:
+def test_summary_frame_is_the_public_constructors_and_owns_its_labels(
+    case, fits, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """summary() builds its frame through pandas' block manager from cached labels and text
     columns: the result must be the frame pandas' public constructor builds (values, dtypes,
     index name), and editing one summary must leave the next untouched."""
     fit = fits[case]
     table = fit.summary()
-    columns = {c: table[c].to_numpy(dtype=object if c == "interval" else float) for c in table}
-    public = pd.DataFrame(columns, index=pd.Index(list(table.index), name="param"))
-    pd.testing.assert_frame_equal(table, public)
+    with monkeypatch.context() as patch:  # the public constructor's frame, from the same rows
+        patch.delattr(pd.DataFrame, "_from_arrays")
+        pd.testing.assert_frame_equal(table, fit.summary())
+
+    def other_signature(arrays, columns, index):  # a pandas whose classmethod changed
+        raise TypeError("unexpected keyword argument 'verify_integrity'")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pd.DataFrame, "_from_arrays", other_signature)
+        pd.testing.assert_frame_equal(table, fit.summary())
     table.loc["mu", "interval"] = "edited"
     table.loc["mu", "estimate"] = 99.0
     table.index.name = "renamed"
+    table.columns.name = "renamed"
     again = fit.summary()
     assert again.loc["mu", "interval"] != "edited" and again.loc["mu", "estimate"] != 99.0
-    assert again.index.name == "param"
+    assert again.index.name == "param" and again.columns.name is None
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -220,3 +230,10 @@ def test_predictive_target_takes_off_only_the_outer_brackets() -> None:
     assert predictive_target("predictive") == "mu"
     assert predictive_target("predictive[g=(0, 1]]") == "g=(0, 1]"
     assert predictive_target("predictive[design=RCT]") == "design=RCT"
+
+
+@pytest.mark.parametrize("prob", [0.0, 1.0, float("nan"), -0.5])
+def test_quantile_probabilities_outside_the_open_interval_are_input_errors(fits, prob) -> None:
+    for engine in ("exact", "nuts"):
+        with pytest.raises(hm.InputError, match=r"must lie in \(0, 1\)"):
+            fits[(engine, "random-effects")].quantile("tau", [prob, 0.5])

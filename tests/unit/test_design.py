@@ -58,5 +58,7 @@ def test_intercept_only_design_is_shared_and_read_only(data) -> None:
     np.testing.assert_array_equal(first.X, np.ones((data.k, 1)))
     with pytest.raises(ValueError, match="read-only"):
         first.X[0, 0] = 2.0
+    with pytest.raises(ValueError):  # a view of a read-only array cannot be made writable
+        first.X.setflags(write=True)
     with pytest.raises(hm.InputError, match="covariates are"):
         build_design(data, coding={"nonexistent": "ordinal"})

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from hiermeta.data.effects import MAX_SE_RATIO
+from hiermeta.engines.exact import quadrature
 from hiermeta.engines.exact.quadrature import UNIT_COARSE, LinearModel, conditional
 
 #: Absolute error allowed in log p(y | tau) (nats), relative to the size of the terms
@@ -75,3 +76,25 @@ def test_intercept_likelihood_equals_long_double_residual_form(case: str, k: int
     assert error.max() < LOGLIK_TOL, (case, float(error.max()))
     np.testing.assert_allclose(got.mean[:, 0], mean.astype(float), rtol=MOMENT_TOL, atol=1e-14)
     np.testing.assert_allclose(got.cov[:, 0, 0], var.astype(float), rtol=MOMENT_TOL)
+
+
+@pytest.mark.parametrize("tau_squared", [1e68, 1e72])
+def test_grouped_logs_near_and_beyond_their_bound(
+    tau_squared: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four terms of 1e68 multiply to 1e272, still a double: the grouped path runs and is exact;
+    at 1e72 the product would overflow and every term gets its own log."""
+    model = _case("typical", 13)
+    grouped: list[bool] = []
+    original = quadrature._row_log_sums
+
+    def spy(total: np.ndarray, group: bool) -> np.ndarray:
+        grouped.append(group)
+        return original(total, group)
+
+    monkeypatch.setattr(quadrature, "_row_log_sums", spy)
+    tau = np.array([np.sqrt(tau_squared)])
+    got = conditional(model, tau)
+    assert grouped == [tau_squared < 1e70]
+    loglik = _long_double_reference(model, tau)[0].astype(float)
+    assert abs(got.loglik[0] - loglik[0]) / (1 + abs(loglik[0])) < LOGLIK_TOL

@@ -151,8 +151,8 @@ def test_scalar_panel_solver_finds_numpys_roots(seed: int) -> None:
 
 
 def test_scalar_panel_solver_ends_at_the_panel_ends() -> None:
-    """need at or beyond the panel's mass (rounding at p = 1) gives the panel's end, not a step
-    outside it; NaN stays NaN through Grid.quantile."""
+    """need at or beyond the panel's mass (rounding at p = 1) gives the panel's end, and need
+    0 its start, not a step outside the panel."""
     coef = _panel_polynomials(np.random.default_rng(0), 1)[0]
     mass = float(coef.sum())
     assert solve_in_panel_scalar(coef.tolist(), mass * (1 + 1e-12)) == pytest.approx(1.0, abs=1e-12)
@@ -192,6 +192,7 @@ def test_grid_quantile_tiers_agree(prior: hm.priors.TauPrior) -> None:
         vectorised = grid.quantile(np.tile(probs, 2))[: probs.size]
         np.testing.assert_allclose(scalar, vectorised, rtol=TIER_REL_TOL)
         assert np.max(np.abs(grid.cdf(scalar) - probs)) < TIER_CDF_TOL
-        assert np.isnan(grid.quantile(np.array([np.nan, 0.5]))[0])
+        assert np.isnan(grid.quantile(np.array([np.nan, 0.5]))[0])  # both tiers: NaN stays NaN
+        assert np.isnan(grid.quantile(np.array([np.nan, *np.tile(probs, 2)]))[0])
         ends = grid.quantile(np.array([0.0, 1.0]))  # the ends of the grid's range
         assert ends[0] <= scalar[0] and ends[1] >= scalar[-1]

@@ -193,7 +193,8 @@ def build_design(
 
 @lru_cache(maxsize=64)
 def _intercept_design(k: int) -> Design:
-    """The intercept-only design of k studies (shared: its matrix is read-only)."""
-    X = np.ones((k, 1))
-    X.setflags(write=False)
-    return Design(X=X, names=("intercept",), terms=())
+    """The intercept-only design of k studies (shared: its matrix is a view of a read-only
+    array, so no caller can make it writable again)."""
+    ones = np.ones((k, 1))
+    ones.setflags(write=False)
+    return Design(X=ones.view(), names=("intercept",), terms=())

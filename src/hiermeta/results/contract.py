@@ -109,8 +109,7 @@ def _param_index(names: tuple[str, ...]) -> pd.Index:
 
 @lru_cache(maxsize=64)
 def _column_index(names: tuple[str, ...]) -> pd.Index:
-    """The columns of a summary (cached, as :func:`_param_index`; pandas never changes a
-    frame's columns in place, it gives the frame a new Index)."""
+    """The columns of a summary (cached, as :func:`_param_index`; callers take a copy)."""
     return pd.Index(np.array(names, dtype=object))
 
 
@@ -128,20 +127,23 @@ def summary_frame(columns: dict[str, Any], index: tuple[str, ...]) -> pd.DataFra
     and row labels and the text columns come from caches, and the arrays go straight into
     pandas' block manager (``DataFrame._from_arrays`` without re-validation: each is already
     a 1-D array of the index's length, as that path requires). Building the frame was a
-    quarter of an exact fit + summary at k = 56. Without that classmethod (a future pandas)
-    the public constructor builds the same frame.
+    quarter of an exact fit + summary at k = 56. Without that classmethod, or with another
+    signature (a future pandas), the public constructor builds the same frame.
     """
     arrays = [
         _text_column(values).copy() if isinstance(values, tuple) else values
         for values in columns.values()
     ]
-    labels = _column_index(tuple(columns))
-    rows = _param_index(index).copy()
+    # copies of the cached labels (they share the data): a user may rename a frame's axes
+    labels, rows = _column_index(tuple(columns)).copy(), _param_index(index).copy()
     build = getattr(pd.DataFrame, "_from_arrays", None)
-    if build is None:
-        return pd.DataFrame(dict(zip(labels, arrays, strict=True)), index=rows)
-    frame: pd.DataFrame = build(arrays, columns=labels, index=rows, verify_integrity=False)
-    return frame
+    try:
+        if build is not None:
+            frame: pd.DataFrame = build(arrays, columns=labels, index=rows, verify_integrity=False)
+            return frame
+    except TypeError:  # a pandas whose classmethod takes other arguments
+        pass
+    return pd.DataFrame(dict(zip(labels, arrays, strict=True)), index=rows)
 
 
 def q_text(q: float, df: int, p: float) -> str:

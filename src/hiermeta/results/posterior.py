@@ -329,7 +329,7 @@ class BayesianResult(MetaResult):
     def quantile(self, param: str, q: float | Sequence[float] | np.ndarray) -> np.ndarray | float:
         """Posterior quantile(s) of ``param`` (analysis scale: log HR for ``mu``, ``predictive``)."""
         probs = np.atleast_1d(np.asarray(q, dtype=float))
-        if np.any((probs <= 0) | (probs >= 1)):
+        if not np.all((probs > 0) & (probs < 1)):  # NaN fails too
             raise InputError(f"quantile probabilities must lie in (0, 1); got {q!r}")
         values = self._posterior_checked(param).quantile(probs)
         return float(values[0]) if np.ndim(q) == 0 else values

@@ -262,6 +262,7 @@ class Grid:
         below = self.below[panel]
         half = (self.edges[panel + 1] - self.edges[panel]) / 2
         t = solve_in_panel(self.coef_int[panel], (flat - below) / half)
+        t[np.isnan(flat)] = np.nan  # as _quantile_one: NaN in, NaN out
         return self.tau_of(self.edges[panel] + half * (t + 1)).reshape(probs.shape)
 
     def _quantile_one(self, prob: float) -> float:
@@ -562,7 +563,12 @@ def mixture_quantiles(
     """
     probs = np.asarray(probs, dtype=float)
     centre, spread = mixture_moments(weight, mean, sd * sd) if moments is None else moments
-    x = centre[:, None] + spread[:, None] * _standard_normal_quantiles(tuple(probs.tolist()))
+    normal = (
+        _standard_normal_quantiles(tuple(probs.tolist()))
+        if probs.size <= SCALAR_QUANTILES
+        else special.ndtri(probs)[None, :]
+    )
+    x = centre[:, None] + spread[:, None] * normal
     inv_sd = 1.0 / sd
     cdf_w = weight[:, :, None]
     dens_w = (weight * inv_sd / _SQRT_2PI)[:, :, None]
@@ -590,7 +596,7 @@ def mixture_quantiles(
 
 @lru_cache(maxsize=64)
 def _standard_normal_quantiles(probs: tuple[float, ...]) -> np.ndarray:
-    """Φ⁻¹ of the probabilities as a (1, Q) row (cached: a summary asks for the same three
+    """Φ⁻¹ of a few probabilities as a (1, Q) row (cached: a summary asks for the same three
     again and again, and scipy's call costs more than the arithmetic)."""
     row = special.ndtri(np.array(probs))[None, :]
     row.flags.writeable = False
