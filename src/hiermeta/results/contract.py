@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from contextlib import suppress
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
@@ -137,12 +138,10 @@ def summary_frame(columns: dict[str, Any], index: tuple[str, ...]) -> pd.DataFra
     # copies of the cached labels (they share the data): a user may rename a frame's axes
     labels, rows = _column_index(tuple(columns)).copy(), _param_index(index).copy()
     build = getattr(pd.DataFrame, "_from_arrays", None)
-    try:
-        if build is not None:
+    if build is not None:
+        with suppress(TypeError):  # a pandas whose classmethod takes other arguments
             frame: pd.DataFrame = build(arrays, columns=labels, index=rows, verify_integrity=False)
             return frame
-    except TypeError:  # a pandas whose classmethod takes other arguments
-        pass
     return pd.DataFrame(dict(zip(labels, arrays, strict=True)), index=rows)
 
 
