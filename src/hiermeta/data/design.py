@@ -21,7 +21,7 @@ import pandas as pd
 from hiermeta.data.effects import EffectData
 from hiermeta.errors import InputError, unknown_option
 
-__all__ = ["Design", "Term", "build_design"]
+__all__ = ["Design", "Term", "build_design", "is_intercept_only", "unit_vector"]
 
 Coding = Literal["indicator", "ordinal", "continuous"]
 
@@ -198,3 +198,18 @@ def _intercept_design(k: int) -> Design:
     ones = np.ones((k, 1))
     ones.setflags(write=False)
     return Design(X=ones.view(), names=("intercept",), terms=())
+
+
+def is_intercept_only(X: np.ndarray) -> bool:
+    """True when the design matrix is one column of ones (the scalar-algebra fast paths of the
+    likelihood and of Cochran's Q)."""
+    return X.shape[1] == 1 and bool((X == 1.0).all())
+
+
+@lru_cache(maxsize=256)
+def unit_vector(p: int, i: int) -> np.ndarray:
+    """The i-th unit vector of length p (read-only, shared): the design row of a coefficient."""
+    out = np.zeros(p)
+    out[i] = 1.0
+    out.setflags(write=False)
+    return out

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 import numpy as np
 import pandas as pd
 
-from hiermeta.data.design import Design
+from hiermeta.data.design import Design, unit_vector
 from hiermeta.data.effects import EffectData
 from hiermeta.errors import InputError, unknown_option
 from hiermeta.results.heterogeneity import QStatistic, fixed_effect_q, i2_percent
@@ -264,9 +264,9 @@ class MetaResult(ABC):
     def _vector(self, param: str) -> np.ndarray:
         """Design row for mu, a coefficient or a subgroup level (``"<moderator>=<level>"``)."""
         if param == "mu":
-            return np.eye(self.design.p)[0]
+            return unit_vector(self.design.p, 0)
         if param in self.design.names[1:]:
-            return np.eye(self.design.p)[self.design.names.index(param)]
+            return unit_vector(self.design.p, self.design.names.index(param))
         name, sep, level = param.partition("=")
         valid = self.effect_params()
         if not sep or name not in [t.name for t in self.design.terms if t.levels]:

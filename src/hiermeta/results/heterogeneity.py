@@ -11,6 +11,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special
 
+from hiermeta.data.design import is_intercept_only
+
 __all__ = ["QStatistic", "fixed_effect_q", "gls", "i2_h2", "i2_percent", "trace_p"]
 
 
@@ -52,7 +54,7 @@ def fixed_effect_q(y: np.ndarray, v: np.ndarray, X: np.ndarray) -> QStatistic:
     k, p = X.shape
     if k <= p:
         return QStatistic(0.0, 0, 1.0, 0.0)
-    if p == 1 and np.all(X == 1.0):  # the common case in scalar algebra (no matrix inverse)
+    if is_intercept_only(X):  # the common case in scalar algebra (no matrix inverse)
         w = 1.0 / v
         total = float(w.sum())
         resid = y - float(w @ y) / total

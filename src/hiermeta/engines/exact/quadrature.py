@@ -11,6 +11,7 @@ from functools import cache, cached_property, lru_cache
 import numpy as np
 from scipy import special
 
+from hiermeta.data.design import is_intercept_only
 from hiermeta.errors import InputError
 
 __all__ = [
@@ -96,7 +97,7 @@ class Conditional:
 def conditional(model: LinearModel, tau: np.ndarray) -> Conditional:
     """Posterior of β and the marginal likelihood, given each tau (vectorised)."""
     tau = np.asarray(tau, dtype=float)
-    if model.X.shape[1] == 1 and np.all(model.X == 1.0):
+    if is_intercept_only(model.X):
         return _conditional_intercept(model, tau)
     total = model.v[None, :] + tau[:, None] ** 2  # (n, k)
     w = 1.0 / total
