@@ -216,8 +216,8 @@ def bench_exact() -> list[tuple[str, str]]:
             (
                 "exact engine, fit + summary(), k = 56, timed in alternating blocks with metafor "
                 f"fitting the same studies (median of {ratios.size} blocks of 40 calls each)",
-                f"{ours * 1e3:.2f} ms → {ratio:.2f} × metafor {version} rma REML + predict "
-                f"({theirs * 1e3:.2f} ms; blocks' quartiles {low:.2f}–{high:.2f}; target ≤ 0.2)",
+                f"{ours * 1e3:.2f} ms → {ratio:.3f} × metafor {version} rma REML + predict "
+                f"({theirs * 1e3:.2f} ms; blocks' quartiles {low:.3f}–{high:.3f}; target ≤ 0.2)",
             )
         )
     else:
