@@ -290,14 +290,19 @@ def exact_breakdown(data: hm.EffectData) -> tuple[str, str]:
     """Where the exact engine's fit + summary() spends its time: each part alone in a tight
     loop, and the whole call, in interleaved rounds (medians)."""
     from hiermeta.engines.exact import fit_exact
+    from hiermeta.results.contract import summary_frame
 
     fit = fit_exact(data)
     frame = fit.summary()
-    columns = {c: frame[c].to_numpy() for c in frame.columns}
+    # the columns as summary() hands them to summary_frame: text as tuples, numbers as arrays
+    columns = {
+        c: tuple(frame[c]) if c == "interval" else frame[c].to_numpy() for c in frame.columns
+    }
+    rows = tuple(frame.index)
     parts: dict[str, Callable[[], object]] = {
         "fit": lambda: fit_exact(data),
         "quantile table": lambda: (fit._tables.clear(), fit._quantile_table(0.95)),
-        "summary frame (pandas)": lambda: pd.DataFrame(columns, index=frame.index.copy()),
+        "summary frame (pandas)": lambda: summary_frame(columns, rows),
         "whole": lambda: fit_exact(data).summary(),
     }
     times: dict[str, list[float]] = {name: [] for name in parts}
